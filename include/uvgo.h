@@ -1,0 +1,10 @@
+/* uvgo — Go's concurrency model for C, on libuv.
+ *
+ * The only header users include. Every public name starts with uvgo_. */
+#ifndef UVGO_H
+#define UVGO_H
+
+#include "uvgo/common.h"
+#include "uvgo/alloc.h"
+
+#endif

@@ -1,0 +1,70 @@
+/* uvgo — common definitions: export macro, version, error codes.
+ *
+ * Included by every other public header; users include <uvgo.h>. */
+#ifndef UVGO_COMMON_H
+#define UVGO_COMMON_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(UVGO_BUILDING) && defined(__GNUC__)
+#define UVGO_EXTERN __attribute__((visibility("default")))
+#else
+#define UVGO_EXTERN
+#endif
+
+#define UVGO_VERSION_MAJOR 0
+#define UVGO_VERSION_MINOR 1
+#define UVGO_VERSION_PATCH 0
+#define UVGO_VERSION_HEX \
+  ((UVGO_VERSION_MAJOR << 16) | (UVGO_VERSION_MINOR << 8) | UVGO_VERSION_PATCH)
+
+/* The version the library was built as, packed like UVGO_VERSION_HEX.
+ * Thread contract: any thread. */
+UVGO_EXTERN unsigned uvgo_version(void);
+/* "MAJOR.MINOR.PATCH". Any thread. */
+UVGO_EXTERN const char *uvgo_version_string(void);
+
+/* uvgo's own error codes live in [-30099, -30000]: libuv's codes are negated
+ * errno values (> -4096) and its getaddrinfo codes (around -3000), so the two
+ * ranges cannot collide. Every function returns 0 (or a positive count) on
+ * success and a negative code on failure: a UV_E* code where libuv has one,
+ * otherwise one of these. */
+#define UVGO_ERRNO_MAP(XX)                                                    \
+  XX(ECLOSED, -30001, "channel closed")                                       \
+  XX(EDEADLOCK, -30002, "all tasks are asleep - deadlock!")                   \
+  XX(ENOTTASK, -30003, "operation requires a uvgo task")                      \
+  XX(ERELEASED, -30004, "object used after release")                          \
+  XX(ENOTOWNER, -30005, "not held by the calling task")                       \
+  XX(ENORUNTIME, -30006, "no uvgo runtime is running")                        \
+  XX(ELIMIT, -30007, "limit on live tasks reached")                           \
+  XX(EWAITERS, -30008, "object still has blocked waiters")                    \
+  XX(ESTACKSIZE, -30009, "stack size out of range")
+
+#define UVGO_ERR_MIN (-30099)
+#define UVGO_ERR_MAX (-30000)
+
+typedef enum {
+#define UVGO__ERR_ENUM(name, value, text) UVGO_##name = (value),
+  UVGO_ERRNO_MAP(UVGO__ERR_ENUM)
+#undef UVGO__ERR_ENUM
+  UVGO_ERRNO_MAP_END_ = UVGO_ERR_MIN
+} uvgo_errno_t;
+
+/* A human-readable message for any code uvgo or libuv returns; "success" for
+ * 0 and "unknown error" for a code neither knows. Never allocates; the
+ * string is static. Any thread. */
+UVGO_EXTERN const char *uvgo_strerror(int err);
+/* The symbolic name ("UVGO_ECLOSED", "ECANCELED", "UNKNOWN"). Static string,
+ * any thread. */
+UVGO_EXTERN const char *uvgo_err_name(int err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
