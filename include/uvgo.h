@@ -6,5 +6,7 @@
 
 #include "uvgo/common.h"
 #include "uvgo/alloc.h"
+#include "uvgo/runtime.h"
+#include "uvgo/task.h"
 
 #endif

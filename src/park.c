@@ -1,0 +1,98 @@
+/* Parkers: the one park/wake mechanism under every blocking primitive. */
+#include "park.h"
+
+int uvgo__parker_prepare(uvgo__parker *p, const char *call) {
+  p->task = uvgo__current_task();
+  atomic_store_explicit(&p->claimed, 0, memory_order_relaxed);
+  p->reason = UVGO__WAKE_NONE;
+  uvgo__timer_entry_init(&p->deadline, NULL);
+  if (p->task != NULL) {
+    p->task->block_call = call;
+    atomic_store_explicit(&p->task->state, UVGO__TASK_PARKING,
+                          memory_order_release);
+    return 0;
+  }
+  p->signalled = false;
+  if (uv_mutex_init(&p->mu) != 0)
+    return UV_ENOMEM;
+  if (uv_cond_init(&p->cond) != 0) {
+    uv_mutex_destroy(&p->mu);
+    return UV_ENOMEM;
+  }
+  return 0;
+}
+
+void uvgo__parker_abandon(uvgo__parker *p) {
+  if (p->task != NULL) {
+    /* A wake that already landed (NOTIFIED) is the one we are consuming. */
+    atomic_store_explicit(&p->task->state, UVGO__TASK_RUNNING,
+                          memory_order_relaxed);
+    p->task->block_call = NULL;
+    return;
+  }
+  uv_cond_destroy(&p->cond);
+  uv_mutex_destroy(&p->mu);
+}
+
+void uvgo__parker_wake(uvgo__parker *p) {
+  if (p->task != NULL) {
+    uvgo__task_wake(p->task);
+    return;
+  }
+  /* The waiter may free p as soon as it sees signalled: touch nothing
+   * after the unlock. */
+  uv_mutex_lock(&p->mu);
+  p->signalled = true;
+  uv_cond_signal(&p->cond);
+  uv_mutex_unlock(&p->mu);
+}
+
+static void on_deadline(uvgo__timer_entry *e) {
+  uvgo__parker *p = UVGO__CONTAINER_OF(e, uvgo__parker, deadline);
+  if (uvgo__parker_claim(p, UVGO__WAKE_TIMEOUT))
+    uvgo__parker_wake(p);
+}
+
+static int wait_thread(uvgo__parker *p, uint64_t deadline_ms) {
+  uv_mutex_lock(&p->mu);
+  while (!p->signalled) {
+    if (deadline_ms == UVGO__NO_DEADLINE) {
+      uv_cond_wait(&p->cond, &p->mu);
+      continue;
+    }
+    uint64_t now = uvgo__now_ms();
+    if (now >= deadline_ms) {
+      if (uvgo__parker_claim(p, UVGO__WAKE_TIMEOUT))
+        break;
+      /* A waker won the race: its signal is on the way. */
+      uv_cond_wait(&p->cond, &p->mu);
+      continue;
+    }
+    uv_cond_timedwait(&p->cond, &p->mu, (deadline_ms - now) * 1000000u);
+  }
+  uv_mutex_unlock(&p->mu);
+  uv_cond_destroy(&p->cond);
+  uv_mutex_destroy(&p->mu);
+  return p->reason;
+}
+
+int uvgo__parker_wait(uvgo__parker *p, uint64_t deadline_ms) {
+  uvgo_task *t = p->task;
+  if (t == NULL)
+    return wait_thread(p, deadline_ms);
+  uvgo__worker *w = t->home;
+  if (deadline_ms != UVGO__NO_DEADLINE) {
+    p->deadline.fire = on_deadline;
+    if (uvgo__timer_add(&w->timers, &p->deadline, deadline_ms) != 0) {
+      /* No room in the heap: time out now rather than sleep forever. */
+      if (uvgo__parker_claim(p, UVGO__WAKE_TIMEOUT)) {
+        uvgo__parker_abandon(p);
+        return p->reason;
+      }
+    }
+  }
+  uvgo__task_switch_out(w, t);
+  uvgo__timer_remove(&w->timers, &p->deadline);
+  t->block_call = NULL;
+  return p->reason;
+}

@@ -1,0 +1,196 @@
+/* The scheduler's internal structures: runtime, worker, task, parker.
+ * See DESIGN.md (Runtime model) for the why; this file is the what. */
+#ifndef UVGO_SCHEDULER_H
+#define UVGO_SCHEDULER_H
+
+#include "fiber.h"
+#include "internal.h"
+#include "stack.h"
+#include "timer.h"
+
+#define UVGO__TASK_MAGIC 0x7461736bu /* "task" */
+#define UVGO__RT_MAGIC 0x72756e74u   /* "runt" */
+#define UVGO__DEAD_MAGIC 0xdeadbeefu
+#define UVGO__RUNQ_SIZE 256u
+#define UVGO__INLINE_COPY 48 /* uvgo_go_copy payloads up to this are inline */
+#define UVGO__NAME_MAX 32
+#define UVGO__FREE_TASKS_MAX 1024 /* task records kept per worker */
+
+typedef enum {
+  UVGO__TASK_NEW = 0,  /* spawned, not started: may be stolen */
+  UVGO__TASK_RUNNABLE, /* in a ready queue or inbox */
+  UVGO__TASK_RUNNING,
+  UVGO__TASK_YIELDING, /* switched out, wants the back of the queue */
+  UVGO__TASK_PARKING,  /* registered as a waiter, not yet switched out */
+  UVGO__TASK_NOTIFIED, /* woken while PARKING: requeue after the switch */
+  UVGO__TASK_PARKED,
+  UVGO__TASK_DONE
+} uvgo__task_state;
+
+typedef struct uvgo__worker uvgo__worker;
+
+/* An intrusive singly linked FIFO of tasks (owner-only or under a lock). */
+typedef struct {
+  uvgo_task *head;
+  uvgo_task *tail;
+} uvgo__taskq;
+
+struct uvgo_task {
+  uint32_t magic;
+  _Atomic int state;        /* uvgo__task_state */
+  _Atomic int permit;       /* uvgo_unpark before uvgo_park */
+  bool pinned;              /* uvgo_go_on: never stolen */
+  uvgo__fiber fiber;
+  uvgo__stack *stack;       /* NULL until the task first runs */
+  size_t stack_size;        /* requested; 0 = runtime default */
+  uvgo__worker *home;       /* set when it starts; never changes after */
+  uvgo_rt *rt;
+  uvgo_fn fn;
+  void *arg;
+  uvgo_task *next;          /* queue link */
+  uvgo_task *all_next;      /* home worker's list of live tasks */
+  uvgo_task *all_prev;
+  const char *spawn_file;
+  int spawn_line;
+  const char *block_call;   /* what it is parked in, for dumps */
+  void **locals;            /* task-local slots, allocated on first set */
+  void *copy_heap;          /* uvgo_go_copy payload beyond the inline area */
+  char name[UVGO__NAME_MAX];
+  _Alignas(16) unsigned char copy_inline[UVGO__INLINE_COPY];
+};
+
+/* Bounded ring of not-yet-started tasks: the owner pushes and pops, idle
+ * workers steal half (Go's runq). Slots are atomics so a racing steal that
+ * loses its CAS reads a stale pointer harmlessly. */
+typedef struct {
+  _Atomic uint32_t head; /* consumers (owner and thieves) advance it */
+  _Atomic uint32_t tail; /* only the owner advances it */
+  _Atomic(uvgo_task *) slots[UVGO__RUNQ_SIZE];
+} uvgo__runq;
+
+struct uvgo__worker {
+  uvgo_rt *rt;
+  unsigned id;
+  uv_loop_t *loop;          /* own_loop, or the host's loop (attach) */
+  uv_loop_t own_loop;
+  uv_thread_t thread;
+  bool has_thread;
+  uv_check_t check;         /* the drain point, once per loop tick */
+  uv_idle_t idle;           /* active only while work is queued */
+  uv_async_t async;         /* inbox wake-ups from other threads */
+  uvgo__timers timers;
+  bool idle_active;
+  bool handles_referenced;  /* attach mode: ref'd while tasks live */
+  int handles_open;         /* close callbacks still to come */
+  uvgo__fiber sched_fiber;  /* the loop thread's own stack */
+  uvgo_task *current;       /* running task, or NULL */
+  uvgo__stack_pool *stacks;
+  uvgo__taskq ready;        /* started tasks to resume: owner-only */
+  uvgo__runq runq;          /* new tasks: stealable */
+  uvgo__taskq starving;     /* new tasks waiting for a stack (ENOMEM) */
+  uvgo__timer_entry starve_retry;
+  uvgo_task *free_tasks;    /* recycled task records */
+  unsigned free_count;
+  uvgo_task *all_tasks;     /* live tasks homed here (for dumps) */
+  size_t live;              /* tasks homed or queued here (owner-only) */
+  unsigned tick;            /* drain counter: fairness between queues */
+
+  uv_mutex_t inbox_lock;
+  uvgo__taskq inbox;        /* tasks to run here, from other threads */
+  _Atomic int inbox_signalled;
+  _Atomic int is_idle;      /* 1 while it has nothing to run */
+  _Atomic int stop;         /* the runtime is ending */
+
+  /* counters (owner writes, any thread reads) */
+  _Atomic uint64_t n_switches, n_spawns, n_steals, n_remote_wakes,
+      n_wakeups, n_idle_sleeps;
+};
+
+struct uvgo_rt {
+  uint32_t magic;
+  bool attached;
+  unsigned nworkers;
+  uvgo_config cfg;
+  uvgo__worker **workers;
+  /* Live tasks plus held references, with UVGO__RT_STOPPED set once the
+   * count has reached zero in uvgo_run mode (no spawn can revive it). */
+  _Atomic uint64_t live;
+  _Atomic int idle_workers;
+  uv_mutex_t global_lock;   /* guards global_q */
+  uvgo__taskq global_q;     /* runq overflow: any worker may take */
+  _Atomic size_t global_len;
+  int result;               /* uvgo_run's return value */
+  uvgo_task *main_task;
+  _Atomic int main_done;
+  bool closing;             /* uvgo_rt_close ran (attach mode) */
+  uv_barrier_t *start_barrier;
+};
+#define UVGO__RT_STOPPED (UINT64_C(1) << 62)
+
+/* The calling thread's worker, or NULL. */
+extern _Thread_local uvgo__worker *uvgo__tls_worker;
+
+static inline uvgo_task *uvgo__current_task(void) {
+  uvgo__worker *w = uvgo__tls_worker;
+  return w != NULL ? w->current : NULL;
+}
+
+/* --- queues (sched_queue.c) --- */
+void uvgo__taskq_push(uvgo__taskq *q, uvgo_task *t);
+uvgo_task *uvgo__taskq_pop(uvgo__taskq *q);
+static inline bool uvgo__taskq_empty(const uvgo__taskq *q) {
+  return q->head == NULL;
+}
+/* Owner: add a new task (overflow goes to the runtime's global queue). */
+void uvgo__runq_put(uvgo__worker *w, uvgo_task *t);
+uvgo_task *uvgo__runq_get(uvgo__worker *w);
+uint32_t uvgo__runq_len(uvgo__worker *w);
+/* Thief: move about half of victim's ring to w's ring; returns one task to
+ * run now, or NULL. */
+uvgo_task *uvgo__runq_steal(uvgo__worker *w, uvgo__worker *victim);
+uvgo_task *uvgo__global_get(uvgo_rt *rt);
+
+/* --- workers (worker.c) --- */
+int uvgo__worker_new(uvgo_rt *rt, unsigned id, uv_loop_t *host_loop,
+                     uvgo__worker **out);
+int uvgo__worker_start_thread(uvgo__worker *w);
+/* Close the worker's handles (on its own thread). */
+void uvgo__worker_close_handles(uvgo__worker *w);
+void uvgo__worker_free(uvgo__worker *w);
+/* Make t runnable on its worker: directly when called on w's thread, via
+ * the inbox otherwise. */
+void uvgo__worker_submit(uvgo__worker *w, uvgo_task *t);
+/* Owner thread: queue a started task at the back of the ready queue. */
+void uvgo__worker_ready(uvgo__worker *w, uvgo_task *t);
+/* Owner thread: new work went into w's runq; make sure it runs this tick
+ * and offer it to an idle worker. */
+void uvgo__worker_ready_kick(uvgo__worker *w);
+void uvgo__worker_wake_idle(uvgo_rt *rt);
+void uvgo__worker_request_stop(uvgo__worker *w);
+/* Attach mode: reference the loop's handles iff tasks live here. */
+void uvgo__worker_update_refs(uvgo__worker *w);
+
+/* --- tasks (task.c) --- */
+/* Switch from the running task to the worker's scheduler; the state the
+ * task set before tells the scheduler what to do with it. */
+void uvgo__task_switch_out(uvgo__worker *w, uvgo_task *t);
+/* Scheduler side: run t until it switches back, then settle its state. */
+void uvgo__task_resume(uvgo__worker *w, uvgo_task *t);
+void uvgo__task_free_record(uvgo__worker *w, uvgo_task *t);
+/* Make a parked (or parking) task runnable: any thread. */
+void uvgo__task_wake(uvgo_task *t);
+int uvgo__spawn(uvgo_rt *rt, uvgo__worker *target, bool pinned, uvgo_fn fn,
+                void *arg, const uvgo_spawn_opts *opts, const char *file,
+                int line);
+
+/* --- runtime accounting (runtime.c) --- */
+int uvgo__rt_live_inc(uvgo_rt *rt);
+void uvgo__rt_live_dec(uvgo_rt *rt);
+void uvgo__rt_task_finished(uvgo_rt *rt, bool was_main);
+/* Attach mode: worker 0's last handle closed after uvgo_rt_close. */
+void uvgo__rt_attached_closed(uvgo_rt *rt);
+
+/* --- task-local storage (keys.c) --- */
+void uvgo__keys_run_destructors(void **locals);
+
+#endif

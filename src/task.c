@@ -1,0 +1,357 @@
+/* Tasks: spawn, the first run, switching out and back, exit, and the small
+ * task-facing calls (yield, sleep, park, names, task-local storage). */
+#include <string.h>
+
+#include "park.h"
+#include "scheduler.h"
+
+/* Retry delay for tasks that could not get a stack (ENOMEM). */
+#define STARVE_RETRY_MS 10
+
+static uvgo_task *task_record_alloc(uvgo__worker *w) {
+  uvgo_task *t = NULL;
+  if (w != NULL && w->free_tasks != NULL) {
+    t = w->free_tasks;
+    w->free_tasks = t->next;
+    w->free_count--;
+  } else {
+    t = uvgo__malloc(sizeof *t);
+    if (t == NULL)
+      return NULL;
+  }
+  memset(t, 0, offsetof(uvgo_task, copy_inline));
+  t->magic = UVGO__TASK_MAGIC;
+  return t;
+}
+
+void uvgo__task_free_record(uvgo__worker *w, uvgo_task *t) {
+  t->magic = UVGO__DEAD_MAGIC;
+  if (w != NULL && w->free_count < UVGO__FREE_TASKS_MAX) {
+    t->next = w->free_tasks;
+    w->free_tasks = t;
+    w->free_count++;
+    return;
+  }
+  uvgo__free(t);
+}
+
+static int set_copy(uvgo_task *t, const void *src, size_t size) {
+  void *dst = t->copy_inline;
+  if (size > sizeof t->copy_inline) {
+    dst = t->copy_heap = uvgo__malloc(size);
+    if (dst == NULL)
+      return UV_ENOMEM;
+  }
+  memcpy(dst, src, size);
+  t->arg = dst;
+  return 0;
+}
+
+int uvgo__spawn(uvgo_rt *rt, uvgo__worker *target, bool pinned, uvgo_fn fn,
+                void *arg, const uvgo_spawn_opts *opts, const char *file,
+                int line) {
+  uvgo__worker *self = uvgo__tls_worker;
+  if (self != NULL && self->rt != rt)
+    self = NULL; /* a worker of another runtime: treat as foreign */
+  int err = uvgo__rt_live_inc(rt);
+  if (err != 0)
+    return err;
+  uvgo_task *t = task_record_alloc(self);
+  if (t == NULL) {
+    uvgo__rt_live_dec(rt);
+    return UV_ENOMEM;
+  }
+  t->rt = rt;
+  t->fn = fn;
+  t->arg = arg;
+  t->spawn_file = file;
+  t->spawn_line = line;
+  t->pinned = pinned;
+  if (opts != NULL) {
+    t->stack_size = opts->stack_size;
+    if (opts->name != NULL)
+      uvgo_task_set_name(t, opts->name);
+    if (opts->copy != NULL && set_copy(t, opts->copy, opts->copy_size) != 0) {
+      uvgo__task_free_record(self, t);
+      uvgo__rt_live_dec(rt);
+      return UV_ENOMEM;
+    }
+  }
+  atomic_store_explicit(&t->state, UVGO__TASK_NEW, memory_order_relaxed);
+  if (target == NULL && self != NULL) {
+    uvgo__runq_put(self, t);
+    uvgo__worker_ready_kick(self);
+  } else {
+    uvgo__worker_submit(target != NULL ? target : rt->workers[0], t);
+  }
+  return 0;
+}
+
+static void task_entry(void *arg) {
+  uvgo_task *t = arg;
+  t->fn(t->arg);
+  /* Task-local destructors run on the task's own stack, as it ends. */
+  if (t->locals != NULL)
+    uvgo__keys_run_destructors(t->locals);
+  uvgo__worker *w = t->home;
+  atomic_store_explicit(&t->state, UVGO__TASK_DONE, memory_order_relaxed);
+  uvgo__fiber_switch_final(&t->fiber, &w->sched_fiber);
+}
+
+static void link_live(uvgo__worker *w, uvgo_task *t) {
+  t->all_prev = NULL;
+  t->all_next = w->all_tasks;
+  if (w->all_tasks != NULL)
+    w->all_tasks->all_prev = t;
+  w->all_tasks = t;
+}
+
+static void unlink_live(uvgo__worker *w, uvgo_task *t) {
+  if (t->all_prev != NULL)
+    t->all_prev->all_next = t->all_next;
+  else
+    w->all_tasks = t->all_next;
+  if (t->all_next != NULL)
+    t->all_next->all_prev = t->all_prev;
+}
+
+static void on_starve_retry(uvgo__timer_entry *e) {
+  uvgo__worker *w = UVGO__CONTAINER_OF(e, uvgo__worker, starve_retry);
+  for (uvgo_task *t; (t = uvgo__taskq_pop(&w->starving)) != NULL;)
+    uvgo__worker_ready(w, t);
+}
+
+/* First run: the task takes a stack from this worker's pool and this
+ * worker becomes its home for life. */
+static bool start_task(uvgo__worker *w, uvgo_task *t) {
+  int err = uvgo__stack_get(w->stacks, t->stack_size, &t->stack);
+  if (err != 0) {
+    /* Out of memory for stacks: the spawn already succeeded, so the task
+     * must not be lost. Park it and retry shortly. */
+    uvgo__taskq_push(&w->starving, t);
+    if (!uvgo__timer_pending(&w->starve_retry)) {
+      uvgo__timer_entry_init(&w->starve_retry, on_starve_retry);
+      uvgo__timer_add(&w->timers, &w->starve_retry,
+                      uvgo__deadline_after(STARVE_RETRY_MS));
+    }
+    return false;
+  }
+  t->home = w;
+  uvgo__stack_set_owner(t->stack, t->spawn_file, t->spawn_line);
+  uvgo__fiber_make(&t->fiber, t->stack, task_entry, t);
+  link_live(w, t);
+  atomic_fetch_add_explicit(&w->n_spawns, 1, memory_order_relaxed);
+  return true;
+}
+
+static void finish_task(uvgo__worker *w, uvgo_task *t) {
+  unlink_live(w, t);
+  uvgo__fiber_destroy(&t->fiber);
+  uvgo__stack_put(w->stacks, t->stack);
+  t->stack = NULL;
+  uvgo__free(t->locals);
+  uvgo__free(t->copy_heap);
+  uvgo_rt *rt = t->rt;
+  bool was_main = t == rt->main_task;
+  uvgo__task_free_record(w, t);
+  uvgo__rt_task_finished(rt, was_main);
+}
+
+void uvgo__task_resume(uvgo__worker *w, uvgo_task *t) {
+  if (t->stack == NULL && !start_task(w, t))
+    return;
+  atomic_store_explicit(&t->state, UVGO__TASK_RUNNING, memory_order_relaxed);
+  w->current = t;
+  atomic_fetch_add_explicit(&w->n_switches, 1, memory_order_relaxed);
+  uvgo__fiber_switch(&w->sched_fiber, &t->fiber);
+  w->current = NULL;
+  int s = atomic_load_explicit(&t->state, memory_order_acquire);
+  switch (s) {
+  case UVGO__TASK_YIELDING:
+    atomic_store_explicit(&t->state, UVGO__TASK_RUNNABLE, memory_order_relaxed);
+    uvgo__worker_ready(w, t);
+    break;
+  case UVGO__TASK_PARKING:
+    if (atomic_compare_exchange_strong_explicit(
+            &t->state, &s, UVGO__TASK_PARKED, memory_order_acq_rel,
+            memory_order_acquire))
+      break;
+    /* Woken between registering and switching out (NOTIFIED). */
+    atomic_store_explicit(&t->state, UVGO__TASK_RUNNABLE, memory_order_relaxed);
+    uvgo__worker_ready(w, t);
+    break;
+  case UVGO__TASK_NOTIFIED:
+    atomic_store_explicit(&t->state, UVGO__TASK_RUNNABLE, memory_order_relaxed);
+    uvgo__worker_ready(w, t);
+    break;
+  case UVGO__TASK_DONE:
+    finish_task(w, t);
+    break;
+  default:
+    break;
+  }
+}
+
+void uvgo__task_switch_out(uvgo__worker *w, uvgo_task *t) {
+  uvgo__fiber_switch(&t->fiber, &w->sched_fiber);
+}
+
+void uvgo__task_wake(uvgo_task *t) {
+  for (;;) {
+    int s = atomic_load_explicit(&t->state, memory_order_acquire);
+    if (s == UVGO__TASK_PARKING) {
+      if (atomic_compare_exchange_weak_explicit(&t->state, &s,
+                                                UVGO__TASK_NOTIFIED,
+                                                memory_order_acq_rel,
+                                                memory_order_acquire))
+        return;
+    } else if (s == UVGO__TASK_PARKED) {
+      if (atomic_compare_exchange_weak_explicit(&t->state, &s,
+                                                UVGO__TASK_RUNNABLE,
+                                                memory_order_acq_rel,
+                                                memory_order_acquire)) {
+        uvgo__worker_submit(t->home, t);
+        return;
+      }
+    } else {
+      return; /* already awake: the claim protocol makes this a no-op */
+    }
+  }
+}
+
+/* --- the task-facing API --- */
+
+static uvgo_rt *caller_rt(void) {
+  uvgo__worker *w = uvgo__tls_worker;
+  return w != NULL ? w->rt : NULL;
+}
+
+int uvgo_go_at(uvgo_fn fn, void *arg, const char *file, int line) {
+  if (fn == NULL)
+    return UVGO__MISUSE(UV_EINVAL, "NULL task function");
+  uvgo_rt *rt = caller_rt();
+  if (rt == NULL)
+    return UVGO__MISUSE(UVGO_ENOTTASK, "uvgo_go outside a uvgo worker");
+  return uvgo__spawn(rt, NULL, false, fn, arg, NULL, file, line);
+}
+
+int uvgo_go_copy_at(uvgo_fn fn, const void *ptr, size_t size,
+                    const char *file, int line) {
+  if (ptr == NULL && size > 0)
+    return UVGO__MISUSE(UV_EINVAL, "NULL argument with a non-zero size");
+  uvgo_spawn_opts opts = {.worker = -1, .copy = ptr ? ptr : "", .copy_size = size};
+  return uvgo_go_opts_at(&opts, fn, NULL, file, line);
+}
+
+int uvgo_go_opts_at(const uvgo_spawn_opts *opts, uvgo_fn fn, void *arg,
+                    const char *file, int line) {
+  if (fn == NULL || opts == NULL)
+    return UVGO__MISUSE(UV_EINVAL, "NULL task function or options");
+  uvgo_rt *rt = caller_rt();
+  if (rt == NULL)
+    return UVGO__MISUSE(UVGO_ENOTTASK, "spawn outside a uvgo worker");
+  if (opts->stack_size != 0 && (opts->stack_size < UVGO__STACK_MIN_SIZE ||
+                                opts->stack_size > UVGO__STACK_MAX_SIZE))
+    return UVGO__MISUSE(UVGO_ESTACKSIZE, "stack size out of range");
+  uvgo__worker *target = NULL;
+  if (opts->worker >= 0) {
+    if ((unsigned)opts->worker >= rt->nworkers)
+      return UVGO__MISUSE(UV_EINVAL, "worker index out of range");
+    target = rt->workers[opts->worker];
+  }
+  return uvgo__spawn(rt, target, target != NULL, fn, arg, opts, file, line);
+}
+
+int uvgo_go_on_at(unsigned worker, uvgo_fn fn, void *arg, const char *file,
+                  int line) {
+  if (worker > (unsigned)INT32_MAX)
+    return UVGO__MISUSE(UV_EINVAL, "worker index out of range");
+  uvgo_spawn_opts opts = {.worker = (int)worker};
+  return uvgo_go_opts_at(&opts, fn, arg, file, line);
+}
+
+int uvgo_yield(void) {
+  uvgo_task *t = uvgo__current_task();
+  if (t == NULL)
+    return UVGO__MISUSE(UVGO_ENOTTASK, "uvgo_yield outside a task");
+  atomic_store_explicit(&t->state, UVGO__TASK_YIELDING, memory_order_relaxed);
+  uvgo__task_switch_out(t->home, t);
+  return 0;
+}
+
+int uvgo_sleep(uint64_t ms) {
+  uvgo_task *t = uvgo__current_task();
+  if (t == NULL)
+    return UVGO__MISUSE(UVGO_ENOTTASK, "uvgo_sleep outside a task");
+  if (ms == 0)
+    return uvgo_yield();
+  uvgo__parker p;
+  uvgo__parker_prepare(&p, "uvgo_sleep");
+  int reason = uvgo__parker_wait(&p, uvgo__deadline_after(ms));
+  return reason == UVGO__WAKE_TIMEOUT ? 0 : reason;
+}
+
+uvgo_task *uvgo_self(void) { return uvgo__current_task(); }
+
+/* The permit word of uvgo_park/uvgo_unpark: 0 none, 1 pending, 2 parked. */
+enum { PERMIT_NONE = 0, PERMIT_PENDING = 1, PERMIT_PARKED = 2 };
+
+int uvgo_park(void) {
+  uvgo_task *t = uvgo__current_task();
+  if (t == NULL)
+    return UVGO__MISUSE(UVGO_ENOTTASK, "uvgo_park outside a task");
+  int v = PERMIT_PENDING;
+  if (atomic_compare_exchange_strong(&t->permit, &v, PERMIT_NONE))
+    return 0;
+  t->block_call = "uvgo_park";
+  atomic_store_explicit(&t->state, UVGO__TASK_PARKING, memory_order_release);
+  v = PERMIT_NONE;
+  if (!atomic_compare_exchange_strong(&t->permit, &v, PERMIT_PARKED)) {
+    /* An unpark arrived just now: consume it instead of sleeping. */
+    atomic_store(&t->permit, PERMIT_NONE);
+    atomic_store_explicit(&t->state, UVGO__TASK_RUNNING, memory_order_relaxed);
+    t->block_call = NULL;
+    return 0;
+  }
+  uvgo__task_switch_out(t->home, t);
+  t->block_call = NULL;
+  return 0;
+}
+
+int uvgo_unpark(uvgo_task *t) {
+  if (t == NULL)
+    return UVGO__MISUSE(UV_EINVAL, "uvgo_unpark(NULL)");
+  if (t->magic != UVGO__TASK_MAGIC)
+    return UVGO__MISUSE(UVGO_ERELEASED, "uvgo_unpark of a finished task");
+  for (;;) {
+    int v = atomic_load(&t->permit);
+    if (v == PERMIT_PENDING)
+      return 0;
+    if (v == PERMIT_NONE) {
+      if (atomic_compare_exchange_weak(&t->permit, &v, PERMIT_PENDING))
+        return 0;
+    } else if (atomic_compare_exchange_weak(&t->permit, &v, PERMIT_NONE)) {
+      uvgo__task_wake(t);
+      return 0;
+    }
+  }
+}
+
+int uvgo_task_set_name(uvgo_task *t, const char *name) {
+  if (t == NULL)
+    t = uvgo__current_task();
+  if (t == NULL || name == NULL)
+    return UV_EINVAL;
+  size_t n = strlen(name);
+  if (n >= sizeof t->name)
+    n = sizeof t->name - 1;
+  memcpy(t->name, name, n);
+  t->name[n] = '\0';
+  return 0;
+}
+
+const char *uvgo_task_name(const uvgo_task *t) {
+  if (t == NULL)
+    t = uvgo__current_task();
+  return t != NULL ? t->name : "";
+}
