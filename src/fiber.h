@@ -18,6 +18,8 @@ typedef struct uvgo__fiber {
   void *asan_fake_stack; /* __sanitizer_start_switch_fiber bookkeeping */
   void *tsan_fiber;      /* __tsan_create_fiber handle (TSan builds) */
   unsigned valgrind_id;  /* VALGRIND_STACK_REGISTER id */
+  void (*entry)(void *); /* ASan builds start through a wrapper that */
+  void *entry_arg;       /* needs the real entry; unused otherwise */
 } uvgo__fiber;
 
 typedef void (*uvgo__fiber_entry)(void *arg);

@@ -31,7 +31,10 @@ typedef struct uvgo__stack {
   const char *owner_file; /* spawn site of the task on it, for overflow */
   int owner_line;         /* reports; set with uvgo__stack_set_owner */
   struct uvgo__stack *next_free; /* pool link */
-  /* ... implementation fields ... */
+  /* Implementation: the struct lives in the top bytes of its own slot
+   * (above base+size), so a stack costs no heap allocation. */
+  uint32_t magic;          /* set once the slot is carved; read by _find */
+  struct uvgo__stack_class *cls; /* the pool size class it returns to */
 } uvgo__stack;
 
 typedef struct uvgo__stack_pool uvgo__stack_pool;

@@ -1,0 +1,44 @@
+/* The CPU-level context switch, one implementation per file picked by the
+ * build (switch_x86_64.S, switch_aarch64.S, switch_ucontext.c). fiber.c is
+ * the only caller; it adds the sanitizer and valgrind annotations.
+ *
+ * A switched-out context is a single pointer: the saved stack pointer. The
+ * registers live on the switched-out stack itself, so a context costs no
+ * memory beyond the stack it runs on.
+ *
+ * Saved frame layout (what tools/uvgo-gdb.py reads to unwind a parked
+ * fiber; keep them in sync). Offsets are from the saved sp, in bytes.
+ *
+ *   x86-64 (64 bytes, sp is 8 mod 16 while saved):
+ *     0   MXCSR (4 bytes)        4  x87 control word (2 bytes, 2 pad)
+ *     8   r15   16  r14   24  r13   32  r12   40  rbx   48  rbp
+ *     56  return address (rip at which the fiber resumes)
+ *     the fiber's rsp after resuming is sp + 64.
+ *
+ *   AArch64 (176 bytes, sp is 16-aligned):
+ *     0   x19 x20  16  x21 x22  32  x23 x24  48  x25 x26  64  x27 x28
+ *     80  x29 (fp)  88  x30 (lr: pc at which the fiber resumes)
+ *     96  d8 d9  112  d10 d11  128  d12 d13  144  d14 d15
+ *     160 FPCR (8 bytes)   168 pad
+ *     the fiber's sp after resuming is sp + 176.
+ *
+ *   ucontext: the saved "sp" points to a ucontext_t on the parked stack.
+ *
+ * A fresh context (uvgo__arch_init_stack) resumes in a trampoline whose CFI
+ * marks the return address undefined, so debugger backtraces end there. */
+#ifndef UVGO_ARCH_SWITCH_H
+#define UVGO_ARCH_SWITCH_H
+
+/* Save the callee-saved state on the current stack, store the stack pointer
+ * in *save_sp, and resume the context saved at new_sp. Returns when some
+ * other context switches back to *save_sp. */
+void uvgo__arch_switch(void **save_sp, void *new_sp);
+
+/* Build a context at the top of a stack (stack_top need not be aligned)
+ * that, when switched to, calls entry(arg) with a fresh frame. entry must
+ * never return (the trampoline traps if it does). FP control words start as
+ * the caller's current ones. @return the sp to pass to uvgo__arch_switch. */
+void *uvgo__arch_init_stack(void *stack_top, void (*entry)(void *),
+                            void *arg);
+
+#endif

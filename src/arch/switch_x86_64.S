@@ -1,0 +1,99 @@
+/* x86-64 SysV context switch. Layout of the saved frame: see switch.h. */
+	.text
+
+/* void uvgo__arch_switch(void **save_sp, void *new_sp) */
+	.globl	uvgo__arch_switch
+	.hidden	uvgo__arch_switch
+	.type	uvgo__arch_switch, @function
+	.p2align 4
+uvgo__arch_switch:
+	.cfi_startproc
+	pushq	%rbp
+	.cfi_adjust_cfa_offset 8
+	.cfi_rel_offset %rbp, 0
+	pushq	%rbx
+	.cfi_adjust_cfa_offset 8
+	.cfi_rel_offset %rbx, 0
+	pushq	%r12
+	.cfi_adjust_cfa_offset 8
+	.cfi_rel_offset %r12, 0
+	pushq	%r13
+	.cfi_adjust_cfa_offset 8
+	.cfi_rel_offset %r13, 0
+	pushq	%r14
+	.cfi_adjust_cfa_offset 8
+	.cfi_rel_offset %r14, 0
+	pushq	%r15
+	.cfi_adjust_cfa_offset 8
+	.cfi_rel_offset %r15, 0
+	subq	$8, %rsp
+	.cfi_adjust_cfa_offset 8
+	/* The rounding mode and exception masks are per-thread state a task
+	 * may change (fesetround); each task keeps its own. */
+	stmxcsr	(%rsp)
+	fnstcw	4(%rsp)
+	movq	%rsp, (%rdi)
+	movq	%rsi, %rsp
+	/* From here the CFA rules describe the resumed frame, which has the
+	 * same shape. */
+	ldmxcsr	(%rsp)
+	fldcw	4(%rsp)
+	addq	$8, %rsp
+	.cfi_adjust_cfa_offset -8
+	popq	%r15
+	.cfi_adjust_cfa_offset -8
+	popq	%r14
+	.cfi_adjust_cfa_offset -8
+	popq	%r13
+	.cfi_adjust_cfa_offset -8
+	popq	%r12
+	.cfi_adjust_cfa_offset -8
+	popq	%rbx
+	.cfi_adjust_cfa_offset -8
+	popq	%rbp
+	.cfi_adjust_cfa_offset -8
+	ret
+	.cfi_endproc
+	.size	uvgo__arch_switch, .-uvgo__arch_switch
+
+/* First code a fresh context runs: r12 = entry, r13 = arg (from the frame
+ * built by uvgo__arch_init_stack). The undefined return address ends
+ * unwinding here, so backtraces of a task stop at its entry. */
+	.type	trampoline, @function
+	.p2align 4
+trampoline:
+	.cfi_startproc
+	.cfi_undefined %rip
+	xorl	%ebp, %ebp
+	movq	%r13, %rdi
+	callq	*%r12
+	ud2
+	.cfi_endproc
+	.size	trampoline, .-trampoline
+
+/* void *uvgo__arch_init_stack(void *top, void (*entry)(void *), void *arg) */
+	.globl	uvgo__arch_init_stack
+	.hidden	uvgo__arch_init_stack
+	.type	uvgo__arch_init_stack, @function
+	.p2align 4
+uvgo__arch_init_stack:
+	.cfi_startproc
+	/* After the switch's final ret pops the trampoline address, rsp is the
+	 * aligned top: the trampoline's call then sees the ABI's alignment. */
+	andq	$-16, %rdi
+	leaq	-64(%rdi), %rax
+	stmxcsr	(%rax)
+	fnstcw	4(%rax)
+	movq	$0, 8(%rax)
+	movq	$0, 16(%rax)
+	movq	%rdx, 24(%rax)
+	movq	%rsi, 32(%rax)
+	movq	$0, 40(%rax)
+	movq	$0, 48(%rax)
+	leaq	trampoline(%rip), %rcx
+	movq	%rcx, 56(%rax)
+	ret
+	.cfi_endproc
+	.size	uvgo__arch_init_stack, .-uvgo__arch_init_stack
+
+	.section .note.GNU-stack,"",@progbits
