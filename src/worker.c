@@ -144,6 +144,7 @@ static uvgo_task *next_task(uvgo__worker *w) {
 
 static void drain(uvgo__worker *w) {
   atomic_fetch_add_explicit(&w->n_wakeups, 1, memory_order_relaxed);
+  mark_busy(w);
   for (int budget = DRAIN_BUDGET; budget > 0; budget--) {
     uvgo_task *t = next_task(w);
     if (t == NULL) {
@@ -257,6 +258,10 @@ int uvgo__worker_new(uvgo_rt *rt, unsigned id, uv_loop_t *host_loop,
   w->rt = rt;
   w->id = id;
   w->tick = id * 7919u + 1;
+  /* A worker starts idle: it may sit in its first poll before any drain,
+   * and must be wakeable to steal. */
+  atomic_store(&w->is_idle, 1);
+  atomic_fetch_add(&rt->idle_workers, 1);
   int err = uvgo__stack_pool_new(rt->cfg.stack_size, &w->stacks);
   if (err != 0)
     goto fail_free;
