@@ -17,8 +17,11 @@
 
 #include "scheduler.h"
 
+/* Wake reasons: >= 0 is the primitive's own success word (a select case
+ * index, say); < 0 is an error code the blocking call returns (a context
+ * cancellation claims with UV_ECANCELED or UV_ETIMEDOUT). */
 #define UVGO__WAKE_NONE 0
-#define UVGO__WAKE_TIMEOUT (-1000000) /* claimed by the deadline */
+#define UVGO__WAKE_TIMEOUT (-1000000) /* claimed by the wait's own deadline */
 
 typedef struct uvgo__parker {
   uvgo_task *task;        /* NULL: a thread that is not a uvgo task */

@@ -29,6 +29,15 @@ typedef enum {
 
 typedef struct uvgo__worker uvgo__worker;
 
+/* A function to run on a given worker's thread (uvgo__worker_post): how
+ * other threads touch a worker's timer heap or handles. Caller-owned; it
+ * must stay valid until fn has run. */
+typedef struct uvgo__msg uvgo__msg;
+struct uvgo__msg {
+  void (*fn)(uvgo__msg *m);
+  uvgo__msg *next;
+};
+
 /* An intrusive singly linked FIFO of tasks (owner-only or under a lock). */
 typedef struct {
   uvgo_task *head;
@@ -97,6 +106,8 @@ struct uvgo__worker {
 
   uv_mutex_t inbox_lock;
   uvgo__taskq inbox;        /* tasks to run here, from other threads */
+  uvgo__msg *msgs_head;     /* uvgo__worker_post messages, FIFO */
+  uvgo__msg *msgs_tail;
   _Atomic int inbox_signalled;
   _Atomic int is_idle;      /* 1 while it has nothing to run */
   _Atomic int stop;         /* the runtime is ending */
@@ -160,6 +171,11 @@ void uvgo__worker_free(uvgo__worker *w);
 /* Make t runnable on its worker: directly when called on w's thread, via
  * the inbox otherwise. */
 void uvgo__worker_submit(uvgo__worker *w, uvgo_task *t);
+/* Run m->fn(m) on w's thread: at once when called there, otherwise from
+ * its inbox on the next loop iteration. Any thread. */
+void uvgo__worker_post(uvgo__worker *w, uvgo__msg *m);
+/* The worker the calling thread runs, or NULL. */
+static inline uvgo__worker *uvgo__worker_self(void) { return uvgo__tls_worker; }
 /* Owner thread: queue a started task at the back of the ready queue. */
 void uvgo__worker_ready(uvgo__worker *w, uvgo_task *t);
 /* Owner thread: new work went into w's runq; make sure it runs this tick

@@ -59,13 +59,23 @@ static void drain_inbox(uvgo__worker *w) {
   uv_mutex_lock(&w->inbox_lock);
   got = w->inbox;
   w->inbox.head = w->inbox.tail = NULL;
+  uvgo__msg *msgs = w->msgs_head;
+  w->msgs_head = w->msgs_tail = NULL;
   uv_mutex_unlock(&w->inbox_lock);
+  while (msgs != NULL) {
+    uvgo__msg *m = msgs;
+    msgs = m->next;
+    m->next = NULL;
+    m->fn(m);
+  }
   for (uvgo_task *t; (t = uvgo__taskq_pop(&got)) != NULL;) {
     if (t->home == NULL)
       t->home = w; /* a new task sent here (uvgo_go_on, uvgo_rt_spawn) */
     uvgo__worker_ready(w, t);
   }
 }
+
+static void signal_inbox(uvgo__worker *w);
 
 void uvgo__worker_submit(uvgo__worker *w, uvgo_task *t) {
   if (uvgo__tls_worker == w) {
@@ -77,6 +87,26 @@ void uvgo__worker_submit(uvgo__worker *w, uvgo_task *t) {
   uv_mutex_lock(&w->inbox_lock);
   uvgo__taskq_push(&w->inbox, t);
   uv_mutex_unlock(&w->inbox_lock);
+  signal_inbox(w);
+}
+
+void uvgo__worker_post(uvgo__worker *w, uvgo__msg *m) {
+  m->next = NULL;
+  if (uvgo__tls_worker == w) {
+    m->fn(m);
+    return;
+  }
+  uv_mutex_lock(&w->inbox_lock);
+  if (w->msgs_tail != NULL)
+    w->msgs_tail->next = m;
+  else
+    w->msgs_head = m;
+  w->msgs_tail = m;
+  uv_mutex_unlock(&w->inbox_lock);
+  signal_inbox(w);
+}
+
+static void signal_inbox(uvgo__worker *w) {
   /* libuv 1.44's uv_async_send checks its pending flag before any barrier;
    * without this fence the push above may not be visible to the wakee. */
   atomic_thread_fence(memory_order_seq_cst);
