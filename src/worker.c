@@ -218,7 +218,8 @@ static void on_async(uv_async_t *handle) {
 }
 
 void uvgo__worker_update_refs(uvgo__worker *w) {
-  if (!w->rt->attached || w->handles_open == 0 || atomic_load(&w->stop))
+  if (!w->rt->attached || w->id != 0 || w->handles_open == 0 ||
+      atomic_load(&w->stop))
     return;
   uint64_t live = atomic_load(&w->rt->live) & ~UVGO__RT_STOPPED;
   bool want = live > 0;
@@ -272,7 +273,9 @@ static int init_handles(uvgo__worker *w) {
   /* The drain point never keeps a loop alive by itself. */
   uv_unref((uv_handle_t *)&w->check);
   w->handles_referenced = true;
-  if (w->rt->attached) {
+  /* Only the host's loop must not be kept alive by uvgo; extra workers'
+   * own loops run until the runtime closes. */
+  if (w->rt->attached && w->id == 0) {
     uv_unref((uv_handle_t *)&w->async);
     uv_unref((uv_handle_t *)&w->timers.handle);
     w->handles_referenced = false;

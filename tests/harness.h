@@ -11,6 +11,7 @@
 #define UVGO_TEST_HARNESS_H
 
 #include <inttypes.h>
+#include <stddef.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -38,6 +39,9 @@ void uvgo_test_register(const char *name, uvgo_test_fn fn, bool helper);
   static void uvgo_helper_##name(void)
 
 #define UVGO_TEST_SKIP_CODE 77
+
+#define UVGO_TEST_CONTAINER(ptr, type, field) \
+  ((type *)((char *)(ptr) - offsetof(type, field)))
 
 /* Failure reporting: prints, then aborts so a debugger or core stops here. */
 __attribute__((noreturn, format(printf, 3, 4))) void uvgo_test_fail(

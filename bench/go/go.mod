@@ -1,0 +1,3 @@
+module uvgobench
+
+go 1.19
