@@ -30,15 +30,38 @@ static void global_put_batch(uvgo_rt *rt, uvgo_task **batch, uint32_t n) {
   uv_mutex_unlock(&rt->global_lock);
 }
 
-uvgo_task *uvgo__global_get(uvgo_rt *rt) {
+/* Take one task to run and, like Go's globrunqget, a fair share more into
+ * the caller's runq, so the lock is not taken once per task. */
+uvgo_task *uvgo__global_get(uvgo__worker *w) {
+  uvgo_rt *rt = w->rt;
   if (atomic_load_explicit(&rt->global_len, memory_order_relaxed) == 0)
     return NULL;
+  uvgo_task *batch[UVGO__RUNQ_SIZE / 2];
+  uint32_t n = 0;
   uv_mutex_lock(&rt->global_lock);
-  uvgo_task *t = uvgo__taskq_pop(&rt->global_q);
-  if (t != NULL)
-    atomic_fetch_sub_explicit(&rt->global_len, 1, memory_order_relaxed);
+  size_t len = atomic_load_explicit(&rt->global_len, memory_order_relaxed);
+  size_t want = len / rt->nworkers + 1;
+  uint32_t room = UVGO__RUNQ_SIZE - uvgo__runq_len(w);
+  if (want > room / 2)
+    want = room / 2 > 0 ? room / 2 : 1;
+  if (want > UVGO__RUNQ_SIZE / 2)
+    want = UVGO__RUNQ_SIZE / 2;
+  while (n < want && (batch[n] = uvgo__taskq_pop(&rt->global_q)) != NULL)
+    n++;
+  atomic_fetch_sub_explicit(&rt->global_len, n, memory_order_relaxed);
   uv_mutex_unlock(&rt->global_lock);
-  return t;
+  for (uint32_t i = 1; i < n; i++)
+    uvgo__runq_put(w, batch[i]);
+  return n > 0 ? batch[0] : NULL;
+}
+
+uvgo_task *uvgo__runq_peek(uvgo__worker *w) {
+  uint32_t h = atomic_load_explicit(&w->runq.head, memory_order_acquire);
+  uint32_t tl = atomic_load_explicit(&w->runq.tail, memory_order_relaxed);
+  if (tl == h)
+    return NULL;
+  return atomic_load_explicit(&w->runq.slots[h % UVGO__RUNQ_SIZE],
+                              memory_order_relaxed);
 }
 
 uint32_t uvgo__runq_len(uvgo__worker *w) {
@@ -65,6 +88,7 @@ static bool put_slow(uvgo__worker *w, uvgo_task *t, uint32_t h, uint32_t tl) {
 }
 
 void uvgo__runq_put(uvgo__worker *w, uvgo_task *t) {
+  t->ticket = w->next_ticket++;
   for (;;) {
     uint32_t h = atomic_load_explicit(&w->runq.head, memory_order_acquire);
     uint32_t tl = atomic_load_explicit(&w->runq.tail, memory_order_relaxed);

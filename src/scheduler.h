@@ -57,6 +57,8 @@ struct uvgo_task {
   uvgo_fn fn;
   void *arg;
   uvgo_task *next;          /* queue link */
+  uint64_t ticket;          /* queue order on its worker (FIFO across the
+                               ready queue and the runq) */
   uvgo_task *all_next;      /* home worker's list of live tasks */
   uvgo_task *all_prev;
   const char *spawn_file;
@@ -102,7 +104,8 @@ struct uvgo__worker {
   unsigned free_count;
   uvgo_task *all_tasks;     /* live tasks homed here (for dumps) */
   size_t live;              /* tasks homed or queued here (owner-only) */
-  unsigned tick;            /* drain counter: fairness between queues */
+  unsigned tick;            /* drain counter: global-queue fairness */
+  uint64_t next_ticket;     /* FIFO order across ready and runq */
 
   uv_mutex_t inbox_lock;
   uvgo__taskq inbox;        /* tasks to run here, from other threads */
@@ -159,7 +162,10 @@ uint32_t uvgo__runq_len(uvgo__worker *w);
 /* Thief: move about half of victim's ring to w's ring; returns one task to
  * run now, or NULL. */
 uvgo_task *uvgo__runq_steal(uvgo__worker *w, uvgo__worker *victim);
-uvgo_task *uvgo__global_get(uvgo_rt *rt);
+/* Owner: the oldest new task without taking it (a thief may take it
+ * first; the caller then simply gets another from uvgo__runq_get). */
+uvgo_task *uvgo__runq_peek(uvgo__worker *w);
+uvgo_task *uvgo__global_get(uvgo__worker *w);
 
 /* --- workers (worker.c) --- */
 int uvgo__worker_new(uvgo_rt *rt, unsigned id, uv_loop_t *host_loop,

@@ -43,6 +43,7 @@ static void mark_idle(uvgo__worker *w) {
 
 /* Called after queueing work on w's own thread. */
 void uvgo__worker_ready(uvgo__worker *w, uvgo_task *t) {
+  t->ticket = w->next_ticket++;
   uvgo__taskq_push(&w->ready, t);
   set_idle_handle(w, true);
 }
@@ -136,7 +137,7 @@ void uvgo__worker_wake_idle(uvgo_rt *rt) {
 
 static uvgo_task *steal_work(uvgo__worker *w) {
   uvgo_rt *rt = w->rt;
-  uvgo_task *t = uvgo__global_get(rt);
+  uvgo_task *t = uvgo__global_get(w);
   if (t != NULL)
     return t;
   unsigned n = rt->nworkers;
@@ -154,21 +155,26 @@ static uvgo_task *steal_work(uvgo__worker *w) {
   return NULL;
 }
 
-/* The next task to run: alternate between resumed and new tasks so
- * neither starves the other; look at the global queue now and then. */
+/* The next task to run: the older of the ready queue's and the runq's
+ * heads (one FIFO over both, so a task that yields goes behind everything
+ * queued before it); the global queue now and then, and when both are
+ * empty. */
 static uvgo_task *next_task(uvgo__worker *w) {
-  uvgo_task *t = NULL;
   w->tick++;
-  if ((w->tick % 61) == 0)
-    t = uvgo__global_get(w->rt);
-  if (t == NULL && (w->tick & 1))
-    t = uvgo__runq_get(w);
+  if ((w->tick % 61) == 0) {
+    uvgo_task *t = uvgo__global_get(w);
+    if (t != NULL)
+      return t;
+  }
+  uvgo_task *ready = w->ready.head;
+  uvgo_task *fresh = uvgo__runq_peek(w);
+  if (ready != NULL && (fresh == NULL || ready->ticket < fresh->ticket))
+    return uvgo__taskq_pop(&w->ready);
+  uvgo_task *t = uvgo__runq_get(w);
   if (t == NULL)
     t = uvgo__taskq_pop(&w->ready);
   if (t == NULL)
-    t = uvgo__runq_get(w);
-  if (t == NULL)
-    t = uvgo__global_get(w->rt);
+    t = uvgo__global_get(w);
   return t;
 }
 

@@ -62,11 +62,13 @@ func benchYield() {
 	report("yield_ping_1w", nsPerOp(el, rounds), "ns/op")
 }
 
-// spawn: spawn n goroutines that only call wg.Done, then wait.
+// spawn: spawn n goroutines that only call wg.Done, then wait. An untimed
+// first pass warms the runtime's free lists of goroutines and stacks so that
+// neither timed pass pays for first-touch page faults.
 func benchSpawn() {
 	n := scaled(1000000, 1000)
-	for _, p := range []int{1, 2} {
-		runtime.GOMAXPROCS(p)
+	for _, p := range []int{0, 1, 2} { // 0: untimed warm-up on one P
+		runtime.GOMAXPROCS(max(p, 1))
 		runtime.GC()
 		var wg sync.WaitGroup
 		wg.Add(n)
@@ -76,7 +78,9 @@ func benchSpawn() {
 		}
 		wg.Wait()
 		el := time.Since(t0)
-		if p == 1 {
+		if p == 0 {
+			logf("spawn: warm-up (fresh goroutines) %.1f ns/op", nsPerOp(el, n))
+		} else if p == 1 {
 			report("spawn_exit_1w", nsPerOp(el, n), "ns/op")
 		} else {
 			report("spawn_exit_2w", nsPerOp(el, n), "ns/op")
@@ -91,6 +95,7 @@ func benchParked() {
 	n := scaled(1000000, 1000)
 	settle()
 	rss0, pte0 := rssBytes(), pteBytes()
+	ts := time.Now()
 	release := make(chan struct{})
 	var started, done sync.WaitGroup
 	started.Add(n)
@@ -105,10 +110,13 @@ func benchParked() {
 	started.Wait()
 	time.Sleep(50 * time.Millisecond) // the last ones reach the receive
 	rss1, pte1 := rssBytes(), pteBytes()
+	logf("parked: spawning %d took %v", n, time.Since(ts))
 	report("parked_rss_per_task", float64(rss1-rss0)/float64(n), "bytes")
 	report("parked_pte_per_task", float64(pte1-pte0)/float64(n), "bytes")
+	t0 := time.Now()
 	close(release)
 	done.Wait()
+	logf("parked: releasing them took %v", time.Since(t0))
 }
 
 // hop: ping-pong over two unbuffered channels between two goroutines on
@@ -221,4 +229,11 @@ func benchFanout() {
 	report("fanout_1w", ms(el[1]), "ms")
 	report("fanout_2w", ms(el[2]), "ms")
 	report("fanout_speedup", float64(el[1])/float64(el[2]), "x")
+}
+
+func max(a, b int) int {
+	if a > b {
+		return a
+	}
+	return b
 }
