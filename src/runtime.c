@@ -58,6 +58,40 @@ static void live_sub(uvgo_rt *rt, uint64_t amount) {
 
 void uvgo__rt_live_dec(uvgo_rt *rt) { live_sub(rt, LIVE_TASK); }
 
+uint64_t uvgo__rt_live_tasks(const uvgo_rt *rt) {
+  return atomic_load(&((uvgo_rt *)rt)->live) & LIVE_TASK_MASK;
+}
+
+bool uvgo__rt_has_refs(const uvgo_rt *rt) {
+  return (atomic_load(&((uvgo_rt *)rt)->live) & ~UVGO__RT_STOPPED) >= LIVE_REF;
+}
+
+/* The deadlock verdict. Inboxes are read before the stuck flags: a worker
+ * clears its flag before it takes its inbox, so a message in flight is
+ * seen either in an inbox or as a cleared flag. Every wake source — a
+ * running task, a timer, libuv I/O or work, a foreign thread's reference —
+ * keeps some flag clear or the count of references above zero. */
+void uvgo__rt_check_deadlock(uvgo_rt *rt) {
+  if ((atomic_load(&rt->live) & UVGO__RT_STOPPED) ||
+      uvgo__rt_live_tasks(rt) == 0 || uvgo__rt_has_refs(rt) ||
+      atomic_load(&rt->global_len) != 0)
+    return;
+  for (unsigned i = 0; i < rt->nworkers; i++)
+    if (!uvgo__worker_inbox_empty(rt->workers[i]))
+      return;
+  for (unsigned i = 0; i < rt->nworkers; i++)
+    if (!atomic_load(&rt->workers[i]->stuck))
+      return;
+  if (uvgo__rt_has_refs(rt))
+    return;
+  int expected = 0;
+  if (!atomic_compare_exchange_strong(&rt->deadlocked, &expected, 1))
+    return;
+  rt->result = UVGO_EDEADLOCK;
+  atomic_fetch_or(&rt->live, UVGO__RT_STOPPED);
+  stop_all_workers(rt);
+}
+
 void uvgo__rt_task_finished(uvgo_rt *rt, bool was_main) {
   if (was_main) {
     atomic_store(&rt->main_done, 1);
@@ -160,7 +194,7 @@ static void finish_loop(uvgo__worker *w) {
 }
 
 static void report_leftover(uvgo_task *t, unsigned *reported) {
-  if ((*reported)++ < 10)
+  if ((*reported)++ < 20)
     fprintf(stderr, "  task %s%s%sspawned at %s:%d%s%s\n",
             t->name[0] ? "\"" : "", t->name, t->name[0] ? "\" " : "",
             t->spawn_file, t->spawn_line, t->block_call ? ", blocked in " : "",
@@ -182,6 +216,8 @@ static void free_unstarted(uvgo__worker *w, uvgo__taskq *q, unsigned *count) {
  * without running them further. */
 static void reap_leftovers(uvgo_rt *rt) {
   unsigned count = 0;
+  if (atomic_load(&rt->deadlocked))
+    fprintf(stderr, "uvgo: all tasks are asleep - deadlock!\n");
   for (unsigned i = 0; i < rt->nworkers; i++) {
     uvgo__worker *w = rt->workers[i];
     uv_mutex_lock(&w->inbox_lock);
@@ -208,7 +244,7 @@ static void reap_leftovers(uvgo_rt *rt) {
   uv_mutex_lock(&rt->global_lock);
   free_unstarted(rt->workers[0], &rt->global_q, &count);
   uv_mutex_unlock(&rt->global_lock);
-  if (count > 0)
+  if (count > 0 && !atomic_load(&rt->deadlocked))
     fprintf(stderr, "uvgo: main returned with %u task%s still alive\n", count,
             count == 1 ? "" : "s");
 }

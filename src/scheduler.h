@@ -114,6 +114,8 @@ struct uvgo__worker {
   _Atomic int inbox_signalled;
   _Atomic int is_idle;      /* 1 while it has nothing to run */
   _Atomic int stop;         /* the runtime is ending */
+  _Atomic int stuck;        /* idle with nothing of its own that can wake
+                               it: no timer, no libuv handle or request */
 
   /* counters (owner writes, any thread reads) */
   _Atomic uint64_t n_switches, n_spawns, n_steals, n_remote_wakes,
@@ -137,6 +139,7 @@ struct uvgo_rt {
   uvgo_task *main_task;
   _Atomic int main_done;
   bool closing;             /* uvgo_rt_close ran (attach mode) */
+  _Atomic int deadlocked;   /* the run ended in a deadlock verdict */
   uv_barrier_t *start_barrier;
 };
 #define UVGO__RT_STOPPED (UINT64_C(1) << 62)
@@ -188,6 +191,7 @@ void uvgo__worker_ready(uvgo__worker *w, uvgo_task *t);
  * and offer it to an idle worker. */
 void uvgo__worker_ready_kick(uvgo__worker *w);
 void uvgo__worker_wake_idle(uvgo_rt *rt);
+bool uvgo__worker_inbox_empty(uvgo__worker *w);
 void uvgo__worker_request_stop(uvgo__worker *w);
 /* Attach mode: reference the loop's handles iff tasks live here. */
 void uvgo__worker_update_refs(uvgo__worker *w);
@@ -211,6 +215,12 @@ void uvgo__rt_live_dec(uvgo_rt *rt);
 void uvgo__rt_task_finished(uvgo_rt *rt, bool was_main);
 /* Attach mode: worker 0's last handle closed after uvgo_rt_close. */
 void uvgo__rt_attached_closed(uvgo_rt *rt);
+/* uvgo_run mode: the calling worker just went idle and stuck; if every
+ * worker is, with nothing in flight, end the run with UVGO_EDEADLOCK. */
+void uvgo__rt_check_deadlock(uvgo_rt *rt);
+/* Live tasks (not counting references). */
+uint64_t uvgo__rt_live_tasks(const uvgo_rt *rt);
+bool uvgo__rt_has_refs(const uvgo_rt *rt);
 
 /* --- task-local storage (keys.c) --- */
 void uvgo__keys_run_destructors(void **locals);

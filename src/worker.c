@@ -27,7 +27,20 @@ static bool has_local_work(uvgo__worker *w) {
   return !uvgo__taskq_empty(&w->ready) || uvgo__runq_len(w) > 0;
 }
 
+/* Nothing on this worker's loop can wake a task: no uvgo timer and no
+ * referenced libuv handle or request but our own inbox (libuv's notion of
+ * a live loop; unreferenced handles do not count). */
+static bool loop_is_quiet(uvgo__worker *w) {
+  unsigned own = uv_is_active((uv_handle_t *)&w->async) &&
+                 uv_has_ref((uv_handle_t *)&w->async);
+  /* closing_handles: a handle being closed still has a callback to run
+   * (uv_loop_alive counts it too). */
+  return w->timers.len == 0 && w->loop->active_reqs.count == 0 &&
+         w->loop->active_handles <= own && w->loop->closing_handles == NULL;
+}
+
 static void mark_busy(uvgo__worker *w) {
+  atomic_store(&w->stuck, 0);
   int one = 1;
   if (atomic_compare_exchange_strong(&w->is_idle, &one, 0))
     atomic_fetch_sub(&w->rt->idle_workers, 1);
@@ -55,6 +68,7 @@ void uvgo__worker_ready_kick(uvgo__worker *w) {
     uvgo__worker_wake_idle(w->rt);
 }
 
+static void drain_inbox(uvgo__worker *w);
 static void drain_inbox(uvgo__worker *w) {
   uvgo__taskq got;
   uv_mutex_lock(&w->inbox_lock);
@@ -77,6 +91,13 @@ static void drain_inbox(uvgo__worker *w) {
 }
 
 static void signal_inbox(uvgo__worker *w);
+
+bool uvgo__worker_inbox_empty(uvgo__worker *w) {
+  uv_mutex_lock(&w->inbox_lock);
+  bool empty = uvgo__taskq_empty(&w->inbox) && w->msgs_head == NULL;
+  uv_mutex_unlock(&w->inbox_lock);
+  return empty;
+}
 
 void uvgo__worker_submit(uvgo__worker *w, uvgo_task *t) {
   if (uvgo__tls_worker == w) {
@@ -178,18 +199,48 @@ static uvgo_task *next_task(uvgo__worker *w) {
   return t;
 }
 
-static void drain(uvgo__worker *w) {
-  atomic_fetch_add_explicit(&w->n_wakeups, 1, memory_order_relaxed);
-  mark_busy(w);
+/* Before sleeping in the kernel, optionally spin on the inbox for
+ * cfg.spin_ns: a wake from another worker then costs a cache-line
+ * transfer instead of an epoll wake-up. */
+static bool spin_for_inbox(uvgo__worker *w) {
+  unsigned spin_ns = w->rt->cfg.spin_ns;
+  if (spin_ns == 0 || w->rt->nworkers < 2)
+    return false;
+  uint64_t until = uv_hrtime() + spin_ns;
+  do {
+    for (int i = 0; i < 64; i++) {
+      if (atomic_load_explicit(&w->inbox_signalled, memory_order_acquire)) {
+        atomic_store(&w->stuck, 0);
+        atomic_store(&w->inbox_signalled, 0);
+        drain_inbox(w);
+        return true;
+      }
+#if defined(__x86_64__) || defined(__i386__)
+      __builtin_ia32_pause();
+#endif
+    }
+  } while (uv_hrtime() < until && !atomic_load(&w->stop));
+  return false;
+}
+
+static void run_budget(uvgo__worker *w) {
   for (int budget = DRAIN_BUDGET; budget > 0; budget--) {
     uvgo_task *t = next_task(w);
     if (t == NULL) {
       t = steal_work(w);
       if (t == NULL)
-        break;
+        return;
     }
     uvgo__task_resume(w, t);
   }
+}
+
+static void drain(uvgo__worker *w) {
+  atomic_fetch_add_explicit(&w->n_wakeups, 1, memory_order_relaxed);
+  mark_busy(w);
+  do
+    run_budget(w);
+  while (!has_local_work(w) && spin_for_inbox(w));
   if (has_local_work(w) || atomic_load_explicit(&w->rt->global_len,
                                                 memory_order_relaxed) > 0) {
     set_idle_handle(w, true);
@@ -200,6 +251,10 @@ static void drain(uvgo__worker *w) {
   } else {
     set_idle_handle(w, false);
     mark_idle(w);
+    if (!w->rt->attached && loop_is_quiet(w)) {
+      atomic_store(&w->stuck, 1);
+      uvgo__rt_check_deadlock(w->rt);
+    }
   }
   uvgo__worker_update_refs(w);
 }
@@ -211,6 +266,9 @@ static void on_check(uv_check_t *handle) {
 
 static void on_async(uv_async_t *handle) {
   uvgo__worker *w = UVGO__CONTAINER_OF(handle, uvgo__worker, async);
+  /* Not stuck from here on: cleared before the inbox is taken, so a
+   * deadlock check that saw the inbox full or this flag clear is right. */
+  atomic_store(&w->stuck, 0);
   atomic_store(&w->inbox_signalled, 0);
   drain_inbox(w);
   if (atomic_load(&w->stop)) {
@@ -301,6 +359,8 @@ int uvgo__worker_new(uvgo_rt *rt, unsigned id, uv_loop_t *host_loop,
    * and must be wakeable to steal. */
   atomic_store(&w->is_idle, 1);
   atomic_fetch_add(&rt->idle_workers, 1);
+  /* Worker 0 starts with main queued; the others start with nothing. */
+  atomic_store(&w->stuck, id != 0);
   int err = uvgo__stack_pool_new(rt->cfg.stack_size, &w->stacks);
   if (err != 0)
     goto fail_free;
