@@ -312,8 +312,13 @@ static void prior_handler(int sig, siginfo_t *si, void *uc) {
   _exit(3);
 }
 
+/* Below mmap_min_addr, so never mapped; not NULL, so UBSan lets the store
+ * through to the fault. */
+static volatile uintptr_t wild_address = 16;
+
 static void null_write_entry(void *arg) {
-  *(volatile int *)arg = 1;
+  (void)arg;
+  *(volatile int *)wild_address = 1;
   uvgo__fiber_switch_final(NULL, &main_fiber);
 }
 
@@ -326,7 +331,7 @@ UVGO_TEST_HELPER(chain_prior_handler) {
   ASSERT_EQ(sigaction(SIGSEGV, &sa, NULL), 0);
   ASSERT_OK(uvgo__overflow_handler_install());
   ASSERT_OK(uvgo__altstack_thread_init());
-  /* A NULL write inside a task: not a guard hit, so it goes on. */
+  /* A wild write inside a task: not a guard hit, so it goes on. */
   uvgo__stack_pool *pool;
   uvgo__stack *st;
   ASSERT_OK(uvgo__stack_pool_new(0, &pool));
@@ -341,7 +346,7 @@ UVGO_TEST_HELPER(chain_prior_handler) {
 UVGO_TEST_HELPER(chain_default) {
   ASSERT_OK(uvgo__overflow_handler_install());
   ASSERT_OK(uvgo__altstack_thread_init());
-  *(volatile int *)(uintptr_t)depth_limit = 1; /* a wild, non-stack address */
+  *(volatile int *)wild_address = 1;
   exit(0);
 }
 
@@ -352,9 +357,10 @@ UVGO_TEST(stack_handler_chains_to_prior_handler, unit, 30) {
   ASSERT_EQ(WEXITSTATUS(status), 3);
   ASSERT_STR_CONTAINS(out, "prior handler ran");
   ASSERT(strstr(out, "stack overflow") == NULL);
-  /* With the default disposition before us, a stray fault still kills. */
+  /* With the default disposition before us, a stray fault still kills (a
+   * sanitizer's handler, when there is one, reports and exits non-zero). */
   status = uvgo_test_spawn_helper("chain_default", NULL, out, sizeof out);
-  ASSERT(WIFSIGNALED(status));
+  ASSERT(WIFSIGNALED(status) || (WIFEXITED(status) && WEXITSTATUS(status) != 0));
   ASSERT(strstr(out, "stack overflow") == NULL);
 }
 
