@@ -115,11 +115,7 @@ void uvgo__fiber_switch_final(uvgo__fiber *from, uvgo__fiber *to) {
 #if UVGO_TSAN
   __tsan_switch_to_fiber(to->tsan_fiber, 0);
 #endif
-  /* The dead context is saved into this frame, never into `from`, which the
-   * scheduler may already be reusing. */
-  void *dead_sp;
-  uvgo__arch_switch(&dead_sp, to->sp);
-  abort();
+  uvgo__arch_resume(to->sp);
 }
 
 void uvgo__fiber_destroy(uvgo__fiber *f) {

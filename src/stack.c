@@ -334,7 +334,7 @@ static int guard_install(arena *a, char *slot, uvgo__guard_mode *mode) {
   return 0;
 }
 
-static int carve(uvgo__stack_pool *pool, struct uvgo__stack_class *cls,
+static __attribute__((noinline)) int carve(uvgo__stack_pool *pool, struct uvgo__stack_class *cls,
                  uvgo__stack **out) {
   arena *a = cls->cur;
   if (a == NULL || a->ncarved == a->nslots) {
@@ -365,22 +365,27 @@ static int carve(uvgo__stack_pool *pool, struct uvgo__stack_class *cls,
   return 0;
 }
 
+/* Out of line so the common get (default size, pooled stack) is a leaf. */
+static __attribute__((noinline)) int find_class(
+    uvgo__stack_pool *pool, size_t size, struct uvgo__stack_class **out) {
+  if (!size_ok(size))
+    return UV_EINVAL;
+  size_t want = round_up(size + HEADER_BYTES, page_size);
+  for (struct uvgo__stack_class *cls = pool->classes; cls != NULL;
+       cls = cls->next)
+    if (cls->stack_bytes == want) {
+      *out = cls;
+      return 0;
+    }
+  return class_new(pool, size, out);
+}
+
 int uvgo__stack_get(uvgo__stack_pool *pool, size_t size, uvgo__stack **out) {
   struct uvgo__stack_class *cls = pool->def;
-  if (size != 0) {
-    if (!size_ok(size))
-      return UV_EINVAL;
-    size_t want = round_up(size + HEADER_BYTES, page_size);
-    if (want != cls->stack_bytes) {
-      for (cls = pool->classes; cls != NULL; cls = cls->next)
-        if (cls->stack_bytes == want)
-          break;
-      if (cls == NULL) {
-        int rc = class_new(pool, size, &cls);
-        if (rc != 0)
-          return rc;
-      }
-    }
+  if (UVGO__UNLIKELY(size != 0)) {
+    int rc = find_class(pool, size, &cls);
+    if (rc != 0)
+      return rc;
   }
   uvgo__stack *st = cls->free;
   if (UVGO__LIKELY(st != NULL)) {
