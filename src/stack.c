@@ -109,6 +109,16 @@ static bool madvise_guard_works(void) {
   if (p == MAP_FAILED)
     return false;
   bool ok = madvise(p, page_size, MADV_GUARD_INSTALL) == 0;
+  if (ok) {
+    /* Emulators (qemu-user) accept any advice and do nothing: make sure
+     * the kernel now refuses to read the page (EFAULT, no signal). */
+    int fds[2];
+    if (pipe2(fds, O_CLOEXEC) == 0) {
+      ok = write(fds[1], p, 1) < 0 && errno == EFAULT;
+      close(fds[0]);
+      close(fds[1]);
+    }
+  }
   munmap(p, 2 * page_size);
   return ok;
 }
