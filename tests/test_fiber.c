@@ -254,3 +254,44 @@ UVGO_TEST(fiber_workload_runs, unit, 30) { fiber_workload(); }
 UVGO_TEST_HELPER(fiber_workload) {
   exit(uvgo_test_run_as_case("fiber_workload", fiber_workload));
 }
+
+/* For tests/test_gdb.sh: a fiber parked three calls deep, and a place for
+ * the debugger to stop while it is parked. */
+uvgo__fiber uvgo_test_parked_fiber;
+
+__attribute__((noinline)) static void parked_level2(void) {
+  uvgo__fiber_switch(&uvgo_test_parked_fiber, &main_fiber);
+  __asm__ volatile("" ::: "memory");
+}
+
+__attribute__((noinline)) static void parked_level1(void) {
+  parked_level2();
+  __asm__ volatile("" ::: "memory");
+}
+
+static void parked_entry(void *arg) {
+  (void)arg;
+  parked_level1();
+  uvgo__fiber_switch_final(&uvgo_test_parked_fiber, &main_fiber);
+}
+
+__attribute__((noinline)) void uvgo_test_gdb_stop_here(void);
+__attribute__((noinline)) void uvgo_test_gdb_stop_here(void) {
+  __asm__ volatile("" ::: "memory");
+}
+
+UVGO_TEST_HELPER(gdb_parked_fiber) {
+  uvgo__stack_pool *pool;
+  uvgo__stack *st;
+  ASSERT_OK(uvgo__stack_pool_new(0, &pool));
+  ASSERT_OK(uvgo__stack_get(pool, 0, &st));
+  uvgo__fiber_init_thread(&main_fiber);
+  uvgo__fiber_make(&uvgo_test_parked_fiber, st, parked_entry, NULL);
+  uvgo__fiber_switch(&main_fiber, &uvgo_test_parked_fiber);
+  uvgo_test_gdb_stop_here();
+  uvgo__fiber_switch(&main_fiber, &uvgo_test_parked_fiber);
+  uvgo__fiber_destroy(&uvgo_test_parked_fiber);
+  uvgo__stack_put(pool, st);
+  uvgo__stack_pool_free(pool);
+  exit(0);
+}
