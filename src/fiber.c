@@ -4,6 +4,7 @@
 #include "fiber.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,13 +27,14 @@
 #if UVGO_HAVE_VALGRIND_H
 /* Asked once per thread init: a client request costs little, but the hot
  * path should pay one predictable branch, not a magic sequence. */
-static bool on_valgrind;
+static atomic_bool on_valgrind; /* every worker stores the same value */
 #endif
 
 void uvgo__fiber_init_thread(uvgo__fiber *self) {
   memset(self, 0, sizeof *self);
 #if UVGO_HAVE_VALGRIND_H
-  on_valgrind = RUNNING_ON_VALGRIND != 0;
+  atomic_store_explicit(&on_valgrind, RUNNING_ON_VALGRIND != 0,
+                        memory_order_relaxed);
 #endif
 #if UVGO_ASAN
   /* ASan must be told which stack it is returning to when a fiber switches
@@ -87,7 +89,8 @@ void uvgo__fiber_make(uvgo__fiber *f, uvgo__stack *st, uvgo__fiber_entry entry,
 #endif
   f->valgrind_id = 0;
 #if UVGO_HAVE_VALGRIND_H
-  if (UVGO__UNLIKELY(on_valgrind))
+  if (UVGO__UNLIKELY(
+          atomic_load_explicit(&on_valgrind, memory_order_relaxed)))
     f->valgrind_id = VALGRIND_STACK_REGISTER(st->base, top) + 1; /* 0: none */
 #endif
 }
