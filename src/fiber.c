@@ -4,6 +4,7 @@
 #include "fiber.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,7 +27,7 @@
 #if UVGO_HAVE_VALGRIND_H
 /* Asked once per thread init: a client request costs little, but the hot
  * path should pay one predictable branch, not a magic sequence. */
-static _Atomic bool on_valgrind;
+static atomic_bool on_valgrind; /* every worker stores the same value */
 #endif
 
 void uvgo__fiber_init_thread(uvgo__fiber *self) {
@@ -88,7 +89,8 @@ void uvgo__fiber_make(uvgo__fiber *f, uvgo__stack *st, uvgo__fiber_entry entry,
 #endif
   f->valgrind_id = 0;
 #if UVGO_HAVE_VALGRIND_H
-  if (UVGO__UNLIKELY(atomic_load_explicit(&on_valgrind, memory_order_relaxed)))
+  if (UVGO__UNLIKELY(
+          atomic_load_explicit(&on_valgrind, memory_order_relaxed)))
     f->valgrind_id = VALGRIND_STACK_REGISTER(st->base, top) + 1; /* 0: none */
 #endif
 }
@@ -116,11 +118,7 @@ void uvgo__fiber_switch_final(uvgo__fiber *from, uvgo__fiber *to) {
 #if UVGO_TSAN
   __tsan_switch_to_fiber(to->tsan_fiber, 0);
 #endif
-  /* The dead context is saved into this frame, never into `from`, which the
-   * scheduler may already be reusing. */
-  void *dead_sp;
-  uvgo__arch_switch(&dead_sp, to->sp);
-  abort();
+  uvgo__arch_resume(to->sp);
 }
 
 void uvgo__fiber_destroy(uvgo__fiber *f) {

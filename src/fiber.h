@@ -30,7 +30,9 @@ void uvgo__fiber_init_thread(uvgo__fiber *self);
 
 /* Prepare `f` to start running entry(arg) on `st` at its first switch.
  * entry must never return: a finished fiber ends with
- * uvgo__fiber_switch_final. */
+ * uvgo__fiber_switch_final. A fiber made before must have been through
+ * uvgo__fiber_destroy (it holds a TSan fiber and a valgrind stack id). A
+ * fresh fiber starts with the ABI's default FP control state. */
 void uvgo__fiber_make(uvgo__fiber *f, uvgo__stack *st,
                       uvgo__fiber_entry entry, void *arg);
 

@@ -27,6 +27,8 @@
 /* Pages a put keeps resident: a stack's hot top. Deeper pages go back to
  * the kernel when the stack went past this. */
 #define HOT_BYTES (16u * 1024u)
+/* Free stacks per size class kept untrimmed (see trim). */
+#define HOT_FREE 64u
 /* Bytes of the guard's top that hold the pattern in canary mode. */
 #define CANARY_BYTES 256u
 /* Arenas double from FIRST_SLOTS up to this many bytes of address space. */
@@ -53,6 +55,9 @@ typedef struct arena {
 struct uvgo__stack_class {
   size_t stack_bytes; /* usable + header, page multiple */
   uvgo__stack *free;  /* LIFO: the most recently used stack is the warmest */
+  uvgo__stack *tail;  /* the coldest free stack */
+  uvgo__stack *boundary; /* the HOT_FREE-th free stack, once there are that many */
+  size_t nfree;
   arena *cur;         /* the arena new slots are carved from */
   size_t next_nslots;
   struct uvgo__stack_class *next;
@@ -104,6 +109,16 @@ static bool madvise_guard_works(void) {
   if (p == MAP_FAILED)
     return false;
   bool ok = madvise(p, page_size, MADV_GUARD_INSTALL) == 0;
+  if (ok) {
+    /* Emulators (qemu-user) accept any advice and do nothing: make sure
+     * the kernel now refuses to read the page (EFAULT, no signal). */
+    int fds[2];
+    if (pipe2(fds, O_CLOEXEC) == 0) {
+      ok = write(fds[1], p, 1) < 0 && errno == EFAULT;
+      close(fds[0]);
+      close(fds[1]);
+    }
+  }
   munmap(p, 2 * page_size);
   return ok;
 }
@@ -329,7 +344,7 @@ static int guard_install(arena *a, char *slot, uvgo__guard_mode *mode) {
   return 0;
 }
 
-static int carve(uvgo__stack_pool *pool, struct uvgo__stack_class *cls,
+static __attribute__((noinline)) int carve(uvgo__stack_pool *pool, struct uvgo__stack_class *cls,
                  uvgo__stack **out) {
   arena *a = cls->cur;
   if (a == NULL || a->ncarved == a->nslots) {
@@ -350,6 +365,8 @@ static int carve(uvgo__stack_pool *pool, struct uvgo__stack_class *cls,
   st->owner_file = NULL;
   st->owner_line = 0;
   st->next_free = NULL;
+  st->prev_free = NULL;
+  st->trimmed = false;
   st->cls = cls;
   atomic_signal_fence(memory_order_release); /* header before the magic */
   st->magic = STACK_MAGIC;
@@ -358,26 +375,40 @@ static int carve(uvgo__stack_pool *pool, struct uvgo__stack_class *cls,
   return 0;
 }
 
+/* Out of line so the common get (default size, pooled stack) is a leaf. */
+static __attribute__((noinline)) int find_class(
+    uvgo__stack_pool *pool, size_t size, struct uvgo__stack_class **out) {
+  if (!size_ok(size))
+    return UV_EINVAL;
+  size_t want = round_up(size + HEADER_BYTES, page_size);
+  for (struct uvgo__stack_class *cls = pool->classes; cls != NULL;
+       cls = cls->next)
+    if (cls->stack_bytes == want) {
+      *out = cls;
+      return 0;
+    }
+  return class_new(pool, size, out);
+}
+
 int uvgo__stack_get(uvgo__stack_pool *pool, size_t size, uvgo__stack **out) {
   struct uvgo__stack_class *cls = pool->def;
-  if (size != 0) {
-    if (!size_ok(size))
-      return UV_EINVAL;
-    size_t want = round_up(size + HEADER_BYTES, page_size);
-    if (want != cls->stack_bytes) {
-      for (cls = pool->classes; cls != NULL; cls = cls->next)
-        if (cls->stack_bytes == want)
-          break;
-      if (cls == NULL) {
-        int rc = class_new(pool, size, &cls);
-        if (rc != 0)
-          return rc;
-      }
-    }
+  if (UVGO__UNLIKELY(size != 0)) {
+    int rc = find_class(pool, size, &cls);
+    if (rc != 0)
+      return rc;
   }
   uvgo__stack *st = cls->free;
   if (UVGO__LIKELY(st != NULL)) {
     cls->free = st->next_free;
+    if (cls->free != NULL)
+      cls->free->prev_free = NULL;
+    else
+      cls->tail = NULL;
+    /* The element below the boundary moves up into the hot part. */
+    if (cls->boundary != NULL)
+      cls->boundary = cls->nfree > HOT_FREE ? cls->boundary->next_free : NULL;
+    cls->nfree--;
+    st->trimmed = false;
     *out = st;
     return 0;
   }
@@ -413,23 +444,18 @@ static void report_overflow(const uvgo__stack *st, const char *how) {
   write_str("\n");
 }
 
-/* A word-or-so probe instead of a system call: the line just below the hot
- * region reads zero until some frame lands there (fresh and MADV_DONTNEED'd
- * pages are zero-filled). A deep stack that left exactly zeros there is
- * missed; it is then trimmed on a later put, or never: best effort. The
- * read may map the shared zero page (a page-table entry, no RSS). Frames of
- * finished tasks may have left ASan poison here, hence no instrumentation. */
-__attribute__((no_sanitize("address", "thread"))) static bool went_deep(
-    const uvgo__stack *st, char **hot_lo) {
-  char *slot_top = (char *)st + HEADER_BYTES;
-  if (st->size + HEADER_BYTES <= HOT_BYTES)
-    return false;
-  *hot_lo = slot_top - HOT_BYTES;
-  const volatile uint64_t *w = (const volatile uint64_t *)(*hot_lo - 64);
-  uint64_t any = 0;
-  for (int i = 0; i < 8; i++)
-    any |= w[i];
-  return any != 0;
+/* Releasing the deep pages of a stack costs a system call, so it is done
+ * only when a stack goes cold: the free list is LIFO, the HOT_FREE most
+ * recent stacks are the ones the next spawns take, and a stack pushed past
+ * that boundary is trimmed once (the flag survives until it is taken
+ * again). A pool that spawns and finishes tasks one at a time never pays;
+ * a burst of finished tasks pays one madvise each. */
+static void trim(uvgo__stack *st) {
+  char *hot_lo = (char *)st + HEADER_BYTES - HOT_BYTES;
+  if (!st->trimmed && hot_lo > (char *)st->base)
+    (void)madvise(st->base, (size_t)(hot_lo - (char *)st->base),
+                  MADV_DONTNEED);
+  st->trimmed = true;
 }
 
 void uvgo__stack_put(uvgo__stack_pool *pool, uvgo__stack *st) {
@@ -438,15 +464,30 @@ void uvgo__stack_put(uvgo__stack_pool *pool, uvgo__stack *st) {
     report_overflow(st, " (canary clobbered; found late)");
     abort();
   }
-  char *hot_lo;
-  if (went_deep(st, &hot_lo))
-    (void)madvise(st->base, (size_t)(hot_lo - (char *)st->base),
-                  MADV_DONTNEED);
   st->owner_file = NULL;
   st->owner_line = 0;
   struct uvgo__stack_class *cls = st->cls;
+  st->prev_free = NULL;
   st->next_free = cls->free;
+  if (cls->free != NULL)
+    cls->free->prev_free = st;
+  else
+    cls->tail = st;
   cls->free = st;
+  cls->nfree++;
+  if (cls->boundary != NULL) {
+    /* The old boundary moved one down, out of the hot part. */
+    trim(cls->boundary);
+    cls->boundary = cls->boundary->prev_free;
+  } else if (cls->nfree == HOT_FREE) {
+    cls->boundary = cls->tail;
+  }
+}
+
+void uvgo__stack_pool_trim(uvgo__stack_pool *pool) {
+  for (struct uvgo__stack_class *c = pool->classes; c != NULL; c = c->next)
+    for (uvgo__stack *st = c->free; st != NULL; st = st->next_free)
+      trim(st);
 }
 
 void uvgo__stack_set_owner(uvgo__stack *st, const char *file, int line) {

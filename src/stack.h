@@ -34,7 +34,9 @@ typedef struct uvgo__stack {
   /* Implementation: the struct lives in the top bytes of its own slot
    * (above base+size), so a stack costs no heap allocation. */
   uint32_t magic;          /* set once the slot is carved; read by _find */
+  bool trimmed;            /* pages below the hot top handed back */
   struct uvgo__stack_class *cls; /* the pool size class it returns to */
+  struct uvgo__stack *prev_free; /* pool link, toward the most recent */
 } uvgo__stack;
 
 typedef struct uvgo__stack_pool uvgo__stack_pool;
@@ -50,6 +52,9 @@ int uvgo__stack_get(uvgo__stack_pool *pool, size_t size, uvgo__stack **out);
 /* Back to the pool; pages beyond a small hot region may be released to the
  * kernel (MADV_DONTNEED/FREE) so a burst of deep stacks does not pin RSS. */
 void uvgo__stack_put(uvgo__stack_pool *pool, uvgo__stack *st);
+/* Release the pages below the hot top of every pooled stack now (an idle
+ * worker, or a test); put does it lazily for stacks that go cold. */
+void uvgo__stack_pool_trim(uvgo__stack_pool *pool);
 void uvgo__stack_set_owner(uvgo__stack *st, const char *file, int line);
 /* Deepest use so far, in bytes (pages touched, or a scan of the fill
  * pattern); for dumps. */

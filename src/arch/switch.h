@@ -34,10 +34,16 @@
  * other context switches back to *save_sp. */
 void uvgo__arch_switch(void **save_sp, void *new_sp);
 
+/* Resume the context saved at new_sp, abandoning the current one (a
+ * finished fiber: nothing of it needs saving). */
+__attribute__((noreturn)) void uvgo__arch_resume(void *new_sp);
+
 /* Build a context at the top of a stack (stack_top need not be aligned)
  * that, when switched to, calls entry(arg) with a fresh frame. entry must
- * never return (the trampoline traps if it does). FP control words start as
- * the caller's current ones. @return the sp to pass to uvgo__arch_switch. */
+ * never return (the trampoline traps if it does). FP control words start at
+ * the ABI's initial values (round to nearest, exceptions masked), as in a
+ * new program, not as the caller's: reading those costs more than the rest
+ * of a spawn. @return the sp to pass to uvgo__arch_switch. */
 void *uvgo__arch_init_stack(void *stack_top, void (*entry)(void *),
                             void *arg);
 

@@ -46,6 +46,32 @@ uvgo__arch_switch:
 	.cfi_endproc
 	.size	uvgo__arch_switch, .-uvgo__arch_switch
 
+/* void uvgo__arch_resume(void *new_sp): the tail of uvgo__arch_switch
+ * alone, for a context that will never be resumed (nothing to save). */
+	.globl	uvgo__arch_resume
+	.hidden	uvgo__arch_resume
+	.type	uvgo__arch_resume, %function
+	.p2align 4
+uvgo__arch_resume:
+	.cfi_startproc
+	mov	sp, x0
+	ldr	x9, [sp, #160]
+	msr	fpcr, x9
+	ldp	x19, x20, [sp, #0]
+	ldp	x21, x22, [sp, #16]
+	ldp	x23, x24, [sp, #32]
+	ldp	x25, x26, [sp, #48]
+	ldp	x27, x28, [sp, #64]
+	ldp	x29, x30, [sp, #80]
+	ldp	d8, d9, [sp, #96]
+	ldp	d10, d11, [sp, #112]
+	ldp	d12, d13, [sp, #128]
+	ldp	d14, d15, [sp, #144]
+	add	sp, sp, #176
+	ret
+	.cfi_endproc
+	.size	uvgo__arch_resume, .-uvgo__arch_resume
+
 /* First code a fresh context runs: x19 = entry, x20 = arg. The undefined
  * return address (x30) ends unwinding here. */
 	.type	trampoline, %function
@@ -80,8 +106,8 @@ uvgo__arch_init_stack:
 	stp	xzr, xzr, [x0, #112]
 	stp	xzr, xzr, [x0, #128]
 	stp	xzr, xzr, [x0, #144]
-	mrs	x9, fpcr
-	stp	x9, xzr, [x0, #160]
+	/* FPCR 0: the ABI's initial state (nearest, no traps). */
+	stp	xzr, xzr, [x0, #160]
 	ret
 	.cfi_endproc
 	.size	uvgo__arch_init_stack, .-uvgo__arch_init_stack

@@ -33,6 +33,11 @@ void uvgo__arch_switch(void **save_sp, void *new_sp) {
   swapcontext(&self, (ucontext_t *)new_sp);
 }
 
+void uvgo__arch_resume(void *new_sp) {
+  setcontext((ucontext_t *)new_sp);
+  abort();
+}
+
 void *uvgo__arch_init_stack(void *stack_top, void (*entry)(void *),
                             void *arg) {
   uintptr_t top = (uintptr_t)stack_top & ~(uintptr_t)63;
