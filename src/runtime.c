@@ -66,12 +66,14 @@ bool uvgo__rt_has_refs(const uvgo_rt *rt) {
   return (atomic_load(&((uvgo_rt *)rt)->live) & ~UVGO__RT_STOPPED) >= LIVE_REF;
 }
 
-/* The deadlock verdict. Inboxes are read before the stuck flags: a worker
- * clears its flag before it takes its inbox, so a message in flight is
- * seen either in an inbox or as a cleared flag. Every wake source — a
- * running task, a timer, libuv I/O or work, a foreign thread's reference —
- * keeps some flag clear or the count of references above zero. */
+/* The deadlock verdict: every worker stuck, every inbox empty, no
+ * references, and no activity (an inbox push or a worker leaving the stuck
+ * state) between the first and the last look — a consistent snapshot, so a
+ * wake in flight between two workers is never missed. Every wake source (a
+ * running task, a timer, libuv I/O or pool work, a foreign thread's
+ * reference) keeps some worker unstuck or the reference count above zero. */
 void uvgo__rt_check_deadlock(uvgo_rt *rt) {
+  uint64_t before = atomic_load(&rt->activity);
   if ((atomic_load(&rt->live) & UVGO__RT_STOPPED) ||
       uvgo__rt_live_tasks(rt) == 0 || uvgo__rt_has_refs(rt) ||
       atomic_load(&rt->global_len) != 0)
@@ -82,7 +84,7 @@ void uvgo__rt_check_deadlock(uvgo_rt *rt) {
   for (unsigned i = 0; i < rt->nworkers; i++)
     if (!atomic_load(&rt->workers[i]->stuck))
       return;
-  if (uvgo__rt_has_refs(rt))
+  if (uvgo__rt_has_refs(rt) || atomic_load(&rt->activity) != before)
     return;
   int expected = 0;
   if (!atomic_compare_exchange_strong(&rt->deadlocked, &expected, 1))

@@ -55,13 +55,12 @@ uvgo_task *uvgo__global_get(uvgo__worker *w) {
   return n > 0 ? batch[0] : NULL;
 }
 
-uvgo_task *uvgo__runq_peek(uvgo__worker *w) {
+uint64_t uvgo__runq_peek_ticket(uvgo__worker *w) {
   uint32_t h = atomic_load_explicit(&w->runq.head, memory_order_acquire);
   uint32_t tl = atomic_load_explicit(&w->runq.tail, memory_order_relaxed);
   if (tl == h)
-    return NULL;
-  return atomic_load_explicit(&w->runq.slots[h % UVGO__RUNQ_SIZE],
-                              memory_order_relaxed);
+    return UINT64_MAX;
+  return w->runq.tickets[h % UVGO__RUNQ_SIZE];
 }
 
 uint32_t uvgo__runq_len(uvgo__worker *w) {
@@ -88,11 +87,12 @@ static bool put_slow(uvgo__worker *w, uvgo_task *t, uint32_t h, uint32_t tl) {
 }
 
 void uvgo__runq_put(uvgo__worker *w, uvgo_task *t) {
-  t->ticket = w->next_ticket++;
+  uint64_t ticket = w->next_ticket++;
   for (;;) {
     uint32_t h = atomic_load_explicit(&w->runq.head, memory_order_acquire);
     uint32_t tl = atomic_load_explicit(&w->runq.tail, memory_order_relaxed);
     if (tl - h < UVGO__RUNQ_SIZE) {
+      w->runq.tickets[tl % UVGO__RUNQ_SIZE] = ticket;
       atomic_store_explicit(&w->runq.slots[tl % UVGO__RUNQ_SIZE], t,
                             memory_order_relaxed);
       atomic_store_explicit(&w->runq.tail, tl + 1, memory_order_release);

@@ -77,6 +77,9 @@ typedef struct {
   _Atomic uint32_t head; /* consumers (owner and thieves) advance it */
   _Atomic uint32_t tail; /* only the owner advances it */
   _Atomic(uvgo_task *) slots[UVGO__RUNQ_SIZE];
+  /* Each slot's queue ticket, kept here rather than read through the task:
+   * a peeked task may already belong to a thief. Owner-only. */
+  uint64_t tickets[UVGO__RUNQ_SIZE];
 } uvgo__runq;
 
 struct uvgo__worker {
@@ -140,6 +143,8 @@ struct uvgo_rt {
   _Atomic int main_done;
   bool closing;             /* uvgo_rt_close ran (attach mode) */
   _Atomic int deadlocked;   /* the run ended in a deadlock verdict */
+  _Atomic uint64_t activity; /* bumped by every inbox push and every worker
+                               leaving the stuck state (deadlock check) */
   uv_barrier_t *start_barrier;
 };
 #define UVGO__RT_STOPPED (UINT64_C(1) << 62)
@@ -165,9 +170,10 @@ uint32_t uvgo__runq_len(uvgo__worker *w);
 /* Thief: move about half of victim's ring to w's ring; returns one task to
  * run now, or NULL. */
 uvgo_task *uvgo__runq_steal(uvgo__worker *w, uvgo__worker *victim);
-/* Owner: the oldest new task without taking it (a thief may take it
- * first; the caller then simply gets another from uvgo__runq_get). */
-uvgo_task *uvgo__runq_peek(uvgo__worker *w);
+/* Owner: the queue ticket of the oldest new task, or UINT64_MAX when the
+ * ring is empty (a thief may take that task first; the caller then simply
+ * gets another from uvgo__runq_get). */
+uint64_t uvgo__runq_peek_ticket(uvgo__worker *w);
 uvgo_task *uvgo__global_get(uvgo__worker *w);
 
 /* --- workers (worker.c) --- */

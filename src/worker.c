@@ -39,8 +39,15 @@ static bool loop_is_quiet(uvgo__worker *w) {
          w->loop->active_handles <= own && w->loop->closing_handles == NULL;
 }
 
+/* Leaving the stuck state is activity a deadlock check must not miss. */
+static void clear_stuck(uvgo__worker *w) {
+  if (atomic_load_explicit(&w->stuck, memory_order_relaxed) &&
+      atomic_exchange(&w->stuck, 0))
+    atomic_fetch_add(&w->rt->activity, 1);
+}
+
 static void mark_busy(uvgo__worker *w) {
-  atomic_store(&w->stuck, 0);
+  clear_stuck(w);
   int one = 1;
   if (atomic_compare_exchange_strong(&w->is_idle, &one, 0))
     atomic_fetch_sub(&w->rt->idle_workers, 1);
@@ -129,6 +136,7 @@ void uvgo__worker_post(uvgo__worker *w, uvgo__msg *m) {
 }
 
 static void signal_inbox(uvgo__worker *w) {
+  atomic_fetch_add(&w->rt->activity, 1);
   /* libuv 1.44's uv_async_send checks its pending flag before any barrier;
    * without this fence the push above may not be visible to the wakee. */
   atomic_thread_fence(memory_order_seq_cst);
@@ -188,8 +196,7 @@ static uvgo_task *next_task(uvgo__worker *w) {
       return t;
   }
   uvgo_task *ready = w->ready.head;
-  uvgo_task *fresh = uvgo__runq_peek(w);
-  if (ready != NULL && (fresh == NULL || ready->ticket < fresh->ticket))
+  if (ready != NULL && ready->ticket < uvgo__runq_peek_ticket(w))
     return uvgo__taskq_pop(&w->ready);
   uvgo_task *t = uvgo__runq_get(w);
   if (t == NULL)
@@ -210,7 +217,7 @@ static bool spin_for_inbox(uvgo__worker *w) {
   do {
     for (int i = 0; i < 64; i++) {
       if (atomic_load_explicit(&w->inbox_signalled, memory_order_acquire)) {
-        atomic_store(&w->stuck, 0);
+        clear_stuck(w);
         atomic_store(&w->inbox_signalled, 0);
         drain_inbox(w);
         return true;
@@ -268,7 +275,7 @@ static void on_async(uv_async_t *handle) {
   uvgo__worker *w = UVGO__CONTAINER_OF(handle, uvgo__worker, async);
   /* Not stuck from here on: cleared before the inbox is taken, so a
    * deadlock check that saw the inbox full or this flag clear is right. */
-  atomic_store(&w->stuck, 0);
+  clear_stuck(w);
   atomic_store(&w->inbox_signalled, 0);
   drain_inbox(w);
   if (atomic_load(&w->stop)) {

@@ -178,11 +178,12 @@ static _Atomic int order_len;
 static void sleep_then_mark(void *arg) {
   int ms = *(int *)arg;
   ASSERT_OK(uvgo_sleep((uint64_t)ms));
-  order[atomic_fetch_add(&order_len, 1)] = (char)('0' + ms / 10);
+  order[atomic_fetch_add(&order_len, 1)] = (char)('0' + ms / 50);
 }
 static void spawn_sleepers(void *arg) {
   (void)arg;
-  int delays[] = {30, 10, 50, 20, 40};
+  /* 50 ms apart: wide enough for a loaded machine or a TSan build. */
+  int delays[] = {150, 50, 250, 100, 200};
   for (int i = 0; i < 5; i++)
     ASSERT_OK(uvgo_go_copy(sleep_then_mark, &delays[i], sizeof(int)));
 }

@@ -7,4 +7,6 @@
 #define UV_EINVAL (-EINVAL)
 #define UV_ENOMEM (-ENOMEM)
 #define UV_EAGAIN (-EAGAIN)
+/* Types the public headers name (never used by the task layer). */
+typedef struct uv_loop_s uv_loop_t;
 #endif
