@@ -123,9 +123,10 @@ static inline bool uvgo__is_after(const uvgo_chan *c) {
 static inline uint64_t uvgo__after_deadline(const uvgo_chan *c) {
   return (uint64_t)((uintptr_t)c >> 1);
 }
-/* True once the after channel's deadline has passed. Cheap: uses the
- * coarse clock unless the deadline is within its resolution. */
+/* True once the after channel's deadline has passed (reads the clock). */
 bool uvgo__after_ready(const uvgo_chan *c);
+/* True if this thread's last clock reading proves it passed (no read). */
+bool uvgo__after_ready_cached(const uvgo_chan *c);
 /* A valid, live, non-after channel: 0, or the error to return. */
 int uvgo__chan_check(const uvgo_chan *c, const char *call);
 

@@ -89,9 +89,13 @@ static int poll_locked(uvgo_select_case *sc, uvgo__parker **wake) {
 
 /* Pass 1: each channel locked on its own. A case found not ready may have
  * become ready by the time a later one is chosen; that is the same as the
- * select having run a moment earlier. */
+ * select having run a moment earlier. An after case that this thread's
+ * cached clock cannot prove ready is checked against the clock only if no
+ * other case is ready: it counts as firing a moment later, and a ready
+ * select with a fresh uvgo_after reads no clock. */
 static int poll_each(uvgo_select_case *cases, const uint16_t *order,
                      size_t n) {
+  bool deferred = false;
   for (size_t k = 0; k < n; k++) {
     size_t i = order[k];
     uvgo_select_case *sc = &cases[i];
@@ -99,10 +103,11 @@ static int poll_each(uvgo_select_case *cases, const uint16_t *order,
     if (c == NULL)
       continue;
     if (uvgo__is_after(c)) {
-      if (uvgo__after_ready(c)) {
+      if (uvgo__after_ready_cached(c)) {
         after_deliver(sc);
         return (int)i;
       }
+      deferred = true;
       continue;
     }
     uvgo__parker *wake = NULL;
@@ -113,6 +118,14 @@ static int poll_each(uvgo_select_case *cases, const uint16_t *order,
       uvgo__parker_wake(wake);
     if (err != UV_EAGAIN)
       return finish(sc, i, err);
+  }
+  for (size_t k = 0; deferred && k < n; k++) {
+    uvgo_select_case *sc = &cases[order[k]];
+    if (sc->chan != NULL && uvgo__is_after(sc->chan) &&
+        uvgo__after_ready(sc->chan)) {
+      after_deliver(sc);
+      return order[k];
+    }
   }
   return UV_EAGAIN;
 }
