@@ -8,5 +8,8 @@
 #include "uvgo/alloc.h"
 #include "uvgo/runtime.h"
 #include "uvgo/task.h"
+#include "uvgo/chan.h"
+#include "uvgo/select.h"
+#include "uvgo/time.h"
 
 #endif

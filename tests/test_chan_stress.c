@@ -1,0 +1,334 @@
+/* Channel stress, meant for TSan: 1-4 workers plus plain threads, exact
+ * accounting of every value (each received exactly once). */
+#include "harness.h"
+
+#include <stdatomic.h>
+
+static uvgo_config workers(unsigned n) {
+  uvgo_config cfg = {0};
+  cfg.workers = n;
+  return cfg;
+}
+
+/* --- many producers, many consumers, tasks and threads --- */
+
+typedef struct {
+  uvgo_chan *c;
+  long per_producer;
+  _Atomic int producers_left;
+  _Atomic long sum, count;
+  _Atomic unsigned char *seen; /* one flag per value */
+} mpmc;
+
+typedef struct {
+  mpmc *m;
+  long id;
+} role;
+
+static void producer(void *arg) {
+  role *r = arg;
+  mpmc *m = r->m;
+  for (long i = 0; i < m->per_producer; i++) {
+    long v = r->id * m->per_producer + i;
+    ASSERT_OK(uvgo_chan_send(m->c, &v));
+  }
+  if (atomic_fetch_sub(&m->producers_left, 1) == 1)
+    ASSERT_OK(uvgo_chan_close(m->c));
+}
+
+static void consumer(void *arg) {
+  mpmc *m = ((role *)arg)->m;
+  long v;
+  int err;
+  while ((err = uvgo_chan_recv(m->c, &v)) == 0) {
+    ASSERT_EQ(atomic_exchange(&m->seen[v], 1), 0); /* exactly once */
+    atomic_fetch_add(&m->sum, v);
+    atomic_fetch_add(&m->count, 1);
+  }
+  ASSERT_ERR(err, UVGO_ECLOSED);
+}
+
+enum { TASK_PRODUCERS = 4, THREAD_PRODUCERS = 2, TASK_CONSUMERS = 3,
+       THREAD_CONSUMERS = 2 };
+
+static void mpmc_main(void *arg) {
+  role *roles = arg;
+  unsigned nw = uvgo_worker_count();
+  for (int i = 0; i < TASK_PRODUCERS; i++)
+    ASSERT_OK(uvgo_go_on((unsigned)i % nw, producer, &roles[i]));
+  for (int i = 0; i < TASK_CONSUMERS; i++)
+    ASSERT_OK(uvgo_go_on((unsigned)(i + 1) % nw, consumer,
+                         &roles[TASK_PRODUCERS + i]));
+}
+
+UVGO_TEST(stress_mpmc_exact_accounting, stress, 120) {
+  long per = uvgo_test_scaled(20000, 200);
+  int producers = TASK_PRODUCERS + THREAD_PRODUCERS;
+  long total = per * producers;
+  for (unsigned nw = 1; nw <= 4; nw++) {
+    for (size_t cap = 0; cap <= 16; cap += 16) {
+      mpmc m = {.c = uvgo_chan_new(sizeof(long), cap), .per_producer = per};
+      atomic_store(&m.producers_left, producers);
+      m.seen = calloc((size_t)total, 1);
+      role roles[TASK_PRODUCERS + TASK_CONSUMERS + THREAD_PRODUCERS +
+                 THREAD_CONSUMERS];
+      for (int i = 0; i < TASK_PRODUCERS; i++)
+        roles[i] = (role){&m, i};
+      for (int i = 0; i < TASK_CONSUMERS; i++)
+        roles[TASK_PRODUCERS + i] = (role){&m, -1};
+      uv_thread_t threads[THREAD_PRODUCERS + THREAD_CONSUMERS];
+      for (int i = 0; i < THREAD_PRODUCERS; i++) {
+        role *r = &roles[TASK_PRODUCERS + TASK_CONSUMERS + i];
+        *r = (role){&m, TASK_PRODUCERS + i};
+        ASSERT_OK(uv_thread_create(&threads[i], producer, r));
+      }
+      for (int i = 0; i < THREAD_CONSUMERS; i++) {
+        role *r = &roles[TASK_PRODUCERS + TASK_CONSUMERS + THREAD_PRODUCERS + i];
+        *r = (role){&m, -1};
+        ASSERT_OK(uv_thread_create(&threads[THREAD_PRODUCERS + i], consumer, r));
+      }
+      uvgo_config cfg = workers(nw);
+      ASSERT_OK(uvgo_run(&cfg, mpmc_main, roles));
+      for (int i = 0; i < THREAD_PRODUCERS + THREAD_CONSUMERS; i++)
+        uv_thread_join(&threads[i]);
+      ASSERT_EQ(atomic_load(&m.count), total);
+      ASSERT_EQ(atomic_load(&m.sum), total * (total - 1) / 2);
+      free((void *)m.seen);
+      ASSERT_OK(uvgo_chan_release(m.c));
+    }
+  }
+}
+
+/* --- select across workers: every op of one side pairs with one of the
+ * other, so both sides finish and the sums agree --- */
+
+typedef struct {
+  uvgo_chan *a, *b;
+  long rounds;
+  _Atomic long sent_a, got_a, sent_b, got_b;
+} sel_state;
+
+static void side_x(void *arg) {
+  sel_state *s = arg;
+  for (long i = 0; i < s->rounds; i++) {
+    long out = i + 1, in = 0;
+    uvgo_select_case cs[] = {UVGO_SEND_CASE(s->a, &out),
+                             UVGO_RECV_CASE(s->b, &in),
+                             UVGO_RECV_CASE(NULL, NULL)};
+    int r = uvgo_select(cs, 3);
+    if (r == 0)
+      atomic_fetch_add(&s->sent_a, out);
+    else if (r == 1)
+      atomic_fetch_add(&s->got_b, in);
+    else
+      ASSERT(0);
+  }
+}
+
+static void side_y(void *arg) {
+  sel_state *s = arg;
+  for (long i = 0; i < s->rounds; i++) {
+    long out = 2 * i + 1, in = 0;
+    uvgo_select_case cs[] = {UVGO_RECV_CASE(s->a, &in),
+                             UVGO_SEND_CASE(s->b, &out)};
+    int r = uvgo_select(cs, 2);
+    if (r == 0)
+      atomic_fetch_add(&s->got_a, in);
+    else if (r == 1)
+      atomic_fetch_add(&s->sent_b, out);
+    else
+      ASSERT(0);
+  }
+}
+
+static void select_main(void *arg) {
+  sel_state *s = arg;
+  unsigned nw = uvgo_worker_count();
+  for (unsigned i = 0; i < 3; i++) {
+    ASSERT_OK(uvgo_go_on(i % nw, side_x, s));
+    ASSERT_OK(uvgo_go_on((i + 1) % nw, side_y, s));
+  }
+}
+
+UVGO_TEST(stress_select_across_workers, stress, 120) {
+  for (unsigned nw = 1; nw <= 4; nw++) {
+    for (size_t cap = 0; cap <= 2; cap += 2) {
+      sel_state s = {.a = uvgo_chan_new(sizeof(long), cap),
+                     .b = uvgo_chan_new(sizeof(long), cap),
+                     .rounds = uvgo_test_scaled(5000, 100)};
+      uvgo_config cfg = workers(nw);
+      ASSERT_OK(uvgo_run(&cfg, select_main, &s));
+      /* With buffers, values may be left in flight: drain them. */
+      long v;
+      while (uvgo_chan_try_recv(s.a, &v) == 0)
+        atomic_fetch_add(&s.got_a, v);
+      while (uvgo_chan_try_recv(s.b, &v) == 0)
+        atomic_fetch_add(&s.got_b, v);
+      ASSERT_EQ(atomic_load(&s.sent_a), atomic_load(&s.got_a));
+      ASSERT_EQ(atomic_load(&s.sent_b), atomic_load(&s.got_b));
+      ASSERT_OK(uvgo_chan_release(s.a));
+      ASSERT_OK(uvgo_chan_release(s.b));
+    }
+  }
+}
+
+/* --- close racing with send, recv and select --- */
+
+typedef struct {
+  uvgo_chan *c;
+  _Atomic long sent, received, closed_sends, closed_recvs;
+  _Atomic int running;
+} race;
+
+static void race_sender(void *arg) {
+  race *r = arg;
+  for (long i = 1;; i++) {
+    int err;
+    if (i & 1) {
+      err = uvgo_chan_send(r->c, &i);
+    } else {
+      uvgo_select_case cs[] = {UVGO_SEND_CASE(r->c, &i)};
+      ASSERT_EQ(uvgo_select(cs, 1), 0);
+      err = cs[0].status; /* UVGO_ECLOSED: the send met a closed channel */
+    }
+    if (err == 0) {
+      atomic_fetch_add(&r->sent, i);
+    } else {
+      ASSERT_ERR(err, UVGO_ECLOSED);
+      atomic_fetch_add(&r->closed_sends, 1);
+      break;
+    }
+  }
+  atomic_fetch_sub(&r->running, 1);
+}
+
+static void race_receiver(void *arg) {
+  race *r = arg;
+  for (long n = 0;; n++) {
+    long v = -1;
+    int err;
+    if (n & 1) {
+      err = uvgo_chan_recv(r->c, &v);
+    } else {
+      uvgo_select_case cs[] = {UVGO_RECV_CASE(r->c, &v),
+                               UVGO_RECV_CASE(uvgo_after(10000), NULL)};
+      err = uvgo_select(cs, 2);
+      ASSERT(err == 0);
+      err = cs[0].status;
+    }
+    if (err == 0) {
+      atomic_fetch_add(&r->received, v);
+    } else {
+      ASSERT_ERR(err, UVGO_ECLOSED);
+      ASSERT_EQ(v, 0);
+      atomic_fetch_add(&r->closed_recvs, 1);
+      break;
+    }
+  }
+  atomic_fetch_sub(&r->running, 1);
+}
+
+static void race_closer(void *arg) {
+  race *r = arg;
+  for (int i = 0; i < 20; i++)
+    uvgo_yield();
+  ASSERT_OK(uvgo_chan_close(r->c));
+}
+
+static void race_main(void *arg) {
+  long rounds = *(long *)arg;
+  unsigned nw = uvgo_worker_count();
+  for (long round = 0; round < rounds; round++) {
+    race r = {.c = uvgo_chan_new(sizeof(long), (size_t)(round % 3))};
+    atomic_store(&r.running, 6);
+    for (unsigned i = 0; i < 3; i++) {
+      ASSERT_OK(uvgo_go_on(i % nw, race_sender, &r));
+      ASSERT_OK(uvgo_go_on((i + 1) % nw, race_receiver, &r));
+    }
+    ASSERT_OK(uvgo_go_on((unsigned)round % nw, race_closer, &r));
+    while (atomic_load(&r.running) > 0)
+      uvgo_yield();
+    ASSERT_EQ(atomic_load(&r.sent), atomic_load(&r.received));
+    ASSERT_EQ(atomic_load(&r.closed_sends), 3);
+    ASSERT_EQ(atomic_load(&r.closed_recvs), 3);
+    ASSERT_OK(uvgo_chan_release(r.c));
+  }
+}
+
+UVGO_TEST(stress_close_races, stress, 120) {
+  long rounds = uvgo_test_scaled(300, 20);
+  for (unsigned nw = 1; nw <= 4; nw++) {
+    uvgo_config cfg = workers(nw);
+    ASSERT_OK(uvgo_run(&cfg, race_main, &rounds));
+  }
+}
+
+/* --- timers racing with sends; stop/reset from other workers and a
+ * plain thread --- */
+
+typedef struct {
+  uvgo_ticker *tk;
+  uvgo_timer *tm;
+  uvgo_chan *data;
+  long n;
+  _Atomic long got;
+  _Atomic int done;
+} timer_race;
+
+static void data_sender(void *arg) {
+  timer_race *t = arg;
+  for (long i = 1; i <= t->n; i++)
+    ASSERT_OK(uvgo_chan_send(t->data, &i));
+}
+
+static void fiddler(void *arg) {
+  timer_race *t = arg;
+  while (!atomic_load(&t->done)) {
+    uvgo_ticker_reset(t->tk, 1);
+    uvgo_timer_reset(t->tm, 1);
+    if (uvgo_self() != NULL)
+      uvgo_yield();
+    uvgo_timer_stop(t->tm);
+  }
+}
+
+static void timer_main(void *arg) {
+  timer_race *t = arg;
+  ASSERT_OK(uvgo_ticker_new(1, &t->tk));
+  ASSERT_OK(uvgo_timer_new(1, &t->tm));
+  unsigned nw = uvgo_worker_count();
+  ASSERT_OK(uvgo_go_on(1 % nw, data_sender, t));
+  ASSERT_OK(uvgo_go_on(nw - 1, fiddler, t));
+  uv_thread_t th;
+  ASSERT_OK(uv_thread_create(&th, fiddler, t));
+  long sum = 0, ticks = 0;
+  for (long got = 0; got < t->n;) {
+    long v = 0;
+    uvgo_select_case cs[] = {UVGO_RECV_CASE(t->data, &v),
+                             UVGO_RECV_CASE(uvgo_ticker_chan(t->tk), NULL),
+                             UVGO_RECV_CASE(uvgo_timer_chan(t->tm), NULL)};
+    int r = uvgo_select(cs, 3);
+    if (r == 0) {
+      sum += v;
+      got++;
+    } else {
+      ticks++;
+    }
+  }
+  ASSERT_EQ(sum, t->n * (t->n + 1) / 2);
+  atomic_store(&t->done, 1);
+  uv_thread_join(&th);
+  uvgo_sleep(5); /* let the fiddler task see done */
+  ASSERT_OK(uvgo_ticker_free(t->tk));
+  ASSERT_OK(uvgo_timer_free(t->tm));
+}
+
+UVGO_TEST(stress_timers_race_with_sends, stress, 120) {
+  for (unsigned nw = 1; nw <= 4; nw++) {
+    timer_race t = {.data = uvgo_chan_new(sizeof(long), 0),
+                    .n = uvgo_test_scaled(20000, 500)};
+    uvgo_config cfg = workers(nw);
+    ASSERT_OK(uvgo_run(&cfg, timer_main, &t));
+    ASSERT_OK(uvgo_chan_release(t.data));
+  }
+}

@@ -1,0 +1,321 @@
+/* select, uvgo_after, timers and tickers. */
+#include "harness.h"
+
+#include <stdatomic.h>
+#include <unistd.h>
+
+static uvgo_config workers(unsigned n) {
+  uvgo_config cfg = {0};
+  cfg.workers = n;
+  return cfg;
+}
+
+UVGO_TEST(select_bad_input, unit, 10) {
+  ASSERT_ERR(uvgo_select(NULL, 1), UV_EINVAL);
+  uvgo_select_case cs[2] = {UVGO_RECV_CASE(NULL, NULL)};
+  ASSERT_ERR(uvgo_select(cs, 0), UV_EINVAL);
+  ASSERT_ERR(uvgo_select_try(cs, 0), UV_EINVAL);
+  ASSERT_ERR(uvgo_select_try(cs, 1), UV_EAGAIN); /* NULL never fires */
+  uvgo_chan *c = uvgo_chan_new(sizeof(int), 1);
+  cs[0] = UVGO_SEND_CASE(c, NULL);
+  ASSERT_ERR(uvgo_select_try(cs, 1), UV_EINVAL);
+  cs[0] = (uvgo_select_case){c, 99, NULL, 0};
+  ASSERT_ERR(uvgo_select_try(cs, 1), UV_EINVAL);
+  int v = 1;
+  cs[0] = UVGO_SEND_CASE(uvgo_after(5), &v);
+  ASSERT_ERR(uvgo_select_try(cs, 1), UV_EINVAL);
+  ASSERT_OK(uvgo_chan_release(c));
+}
+
+UVGO_TEST(select_ready_cases_and_closed, unit, 10) {
+  uvgo_chan *a = uvgo_chan_new(sizeof(int), 1);
+  uvgo_chan *b = uvgo_chan_new(sizeof(int), 1);
+  int x = 5, got = 0;
+  uvgo_select_case cs[3] = {UVGO_RECV_CASE(a, &got), UVGO_SEND_CASE(b, &x),
+                            UVGO_RECV_CASE(NULL, NULL)};
+  /* Only the send is ready. */
+  ASSERT_EQ(uvgo_select(cs, 3), 1);
+  ASSERT_EQ(cs[1].status, 0);
+  ASSERT_EQ(uvgo_chan_len(b), 1);
+  ASSERT_ERR(uvgo_select_try(cs, 1), UV_EAGAIN);
+  ASSERT_OK(uvgo_chan_close(a));
+  /* A closed channel is ready for recv, with status and a zeroed elem. */
+  got = 7;
+  ASSERT_EQ(uvgo_select(cs, 1), 0);
+  ASSERT_EQ(cs[0].status, UVGO_ECLOSED);
+  ASSERT_EQ(got, 0);
+  ASSERT_OK(uvgo_chan_release(a));
+  ASSERT_OK(uvgo_chan_release(b));
+}
+
+/* Uniform among ready cases: chi-square over 4 always-ready cases. */
+UVGO_TEST(select_is_uniform, unit, 30) {
+  enum { K = 4 };
+  uvgo_chan *c[K];
+  uvgo_select_case cs[K];
+  for (int i = 0; i < K; i++) {
+    c[i] = uvgo_chan_new(0, 0);
+    ASSERT_OK(uvgo_chan_close(c[i])); /* always ready */
+    cs[i] = UVGO_RECV_CASE(c[i], NULL);
+  }
+  long n = uvgo_test_scaled(40000, 4000);
+  long count[K] = {0};
+  for (long i = 0; i < n; i++) {
+    int r = uvgo_select(cs, K);
+    ASSERT(r >= 0 && r < K);
+    count[r]++;
+  }
+  double expect = (double)n / K, chi = 0;
+  for (int i = 0; i < K; i++)
+    chi += ((double)count[i] - expect) * ((double)count[i] - expect) / expect;
+  /* 3 degrees of freedom: p = 0.001 at 16.3; be generous. */
+  if (chi > 30)
+    uvgo_test_fail(__FILE__, __LINE__, "chi-square %.1f: %ld %ld %ld %ld", chi,
+                   count[0], count[1], count[2], count[3]);
+  /* Two ready cases among many never-ready ones (the > 16 path too). */
+  uvgo_chan *idle = uvgo_chan_new(0, 0);
+  uvgo_select_case big[40];
+  for (int i = 0; i < 40; i++)
+    big[i] = UVGO_RECV_CASE(idle, NULL);
+  big[3] = UVGO_RECV_CASE(c[0], NULL);
+  big[31] = UVGO_RECV_CASE(c[1], NULL);
+  long hits3 = 0, m = uvgo_test_scaled(4000, 400);
+  for (long i = 0; i < m; i++) {
+    int r = uvgo_select(big, 40);
+    ASSERT(r == 3 || r == 31);
+    hits3 += r == 3;
+  }
+  ASSERT_GT(hits3, m / 4);
+  ASSERT_LT(hits3, 3 * m / 4);
+  ASSERT_OK(uvgo_chan_release(idle));
+  for (int i = 0; i < K; i++)
+    ASSERT_OK(uvgo_chan_release(c[i]));
+}
+
+/* --- parking select --- */
+
+typedef struct {
+  uvgo_chan *a, *b;
+} pair;
+
+static void later_send_b(void *arg) {
+  pair *p = arg;
+  uvgo_sleep(10);
+  int v = 77;
+  ASSERT_OK(uvgo_chan_send(p->b, &v));
+}
+
+static void later_recv_a(void *arg) {
+  pair *p = arg;
+  uvgo_sleep(10);
+  int v = 0;
+  ASSERT_OK(uvgo_chan_recv(p->a, &v));
+  ASSERT_EQ(v, 11);
+}
+
+static void park_main(void *arg) {
+  (void)arg;
+  pair p = {uvgo_chan_new(sizeof(int), 0), uvgo_chan_new(sizeof(int), 0)};
+  for (int round = 0; round < 2; round++) {
+    int got = 0;
+    uvgo_select_case cs[] = {UVGO_RECV_CASE(p.a, &got),
+                             UVGO_RECV_CASE(p.b, &got),
+                             UVGO_RECV_CASE(uvgo_after(5000), NULL)};
+    ASSERT_OK(uvgo_go(later_send_b, &p));
+    ASSERT_EQ(uvgo_select(cs, 3), 1);
+    ASSERT_EQ(got, 77);
+    /* A parked send case, taken by a receiver (unbuffered handoff). */
+    int eleven = 11;
+    uvgo_select_case ss[] = {UVGO_SEND_CASE(p.a, &eleven),
+                             UVGO_RECV_CASE(p.b, &got)};
+    ASSERT_OK(uvgo_go(later_recv_a, &p));
+    ASSERT_EQ(uvgo_select(ss, 2), 0);
+    /* Nothing left queued on b: a try on it finds no partner. */
+    ASSERT_ERR(uvgo_chan_try_send(p.b, &eleven), UV_EAGAIN);
+  }
+  uvgo_sleep(1);
+  ASSERT_OK(uvgo_chan_release(p.a));
+  ASSERT_OK(uvgo_chan_release(p.b));
+}
+
+UVGO_TEST(select_parks_until_partner, unit, 10) {
+  for (unsigned w = 1; w <= 2; w++) {
+    uvgo_config cfg = workers(w);
+    ASSERT_OK(uvgo_run(&cfg, park_main, NULL));
+  }
+}
+
+static void closer(void *arg) {
+  uvgo_sleep(5);
+  ASSERT_OK(uvgo_chan_close(arg));
+}
+
+static void close_select_main(void *arg) {
+  (void)arg;
+  uvgo_chan *c = uvgo_chan_new(sizeof(int), 0);
+  int got = 3;
+  uvgo_select_case cs[] = {UVGO_RECV_CASE(NULL, NULL), UVGO_RECV_CASE(c, &got)};
+  ASSERT_OK(uvgo_go(closer, c));
+  ASSERT_EQ(uvgo_select(cs, 2), 1);
+  ASSERT_EQ(cs[1].status, UVGO_ECLOSED);
+  ASSERT_EQ(got, 0);
+  ASSERT_OK(uvgo_chan_release(c));
+}
+
+UVGO_TEST(select_woken_by_close, unit, 10) {
+  ASSERT_OK(uvgo_run(NULL, close_select_main, NULL));
+}
+
+/* --- uvgo_after --- */
+
+static void after_main(void *arg) {
+  (void)arg;
+  uvgo_chan *c = uvgo_chan_new(sizeof(int), 0);
+  uint64_t t0 = uvgo_now_ms();
+  uvgo_select_case cs[] = {UVGO_RECV_CASE(c, NULL),
+                           UVGO_RECV_CASE(uvgo_after(30), NULL)};
+  ASSERT_EQ(uvgo_select(cs, 2), 1);
+  uint64_t dt = uvgo_now_ms() - t0;
+  ASSERT_UGE(dt, 30);
+  ASSERT_ULE(dt, 1000);
+  /* Plain recv waits, and delivers the deadline. */
+  uvgo_chan *after = uvgo_after(20);
+  uint64_t when = 0;
+  t0 = uvgo_now_ms();
+  ASSERT_ERR(uvgo_chan_try_recv(after, &when), UV_EAGAIN);
+  ASSERT_UEQ(uvgo_chan_len(after), 0);
+  ASSERT_OK(uvgo_chan_recv(after, &when));
+  ASSERT_UGE(uvgo_now_ms() - t0, 20);
+  ASSERT_UGE(uvgo_now_ms(), when);
+  /* It stays ready: reusable across selects. */
+  ASSERT_OK(uvgo_chan_try_recv(after, NULL));
+  cs[1] = UVGO_RECV_CASE(after, NULL);
+  ASSERT_EQ(uvgo_select(cs, 2), 1);
+  ASSERT_UEQ(uvgo_chan_len(after), 1);
+  ASSERT_UEQ(uvgo_chan_cap(after), 1);
+  ASSERT_OK(uvgo_chan_release(c));
+}
+
+UVGO_TEST(after_times_out_select_and_recv, unit, 10) {
+  ASSERT_OK(uvgo_run(NULL, after_main, NULL));
+  /* From a plain thread, too. */
+  uint64_t t0 = uvgo_now_ms();
+  ASSERT_OK(uvgo_chan_recv(uvgo_after(15), NULL));
+  ASSERT_UGE(uvgo_now_ms() - t0, 15);
+  uvgo_select_case cs[] = {UVGO_RECV_CASE(uvgo_after(10), NULL)};
+  ASSERT_EQ(uvgo_select(cs, 1), 0);
+}
+
+static long rss_kb(void) {
+  FILE *f = fopen("/proc/self/status", "r");
+  char line[256];
+  long kb = -1;
+  while (f != NULL && fgets(line, sizeof line, f) != NULL)
+    if (strncmp(line, "VmRSS:", 6) == 0)
+      kb = strtol(line + 6, NULL, 10);
+  if (f != NULL)
+    fclose(f);
+  return kb;
+}
+
+static void after_flat_main(void *arg) {
+  (void)arg;
+  uvgo_chan *ready = uvgo_chan_new(0, 1);
+  long n = uvgo_test_scaled(1000000, 10000);
+  long rss0 = rss_kb();
+  long alloc0 = uvgo_test_allocation_count();
+  long fired = 0;
+  for (long i = 0; i < n; i++) {
+    ASSERT_OK(uvgo_chan_try_send(ready, NULL));
+    uvgo_select_case cs[] = {UVGO_RECV_CASE(uvgo_after(1000), NULL),
+                             UVGO_RECV_CASE(ready, NULL)};
+    fired += uvgo_select(cs, 2) == 1;
+  }
+  ASSERT_EQ(fired, n);
+  ASSERT_EQ(uvgo_test_allocation_count(), alloc0);
+  long grew = rss_kb() - rss0;
+  ASSERT_LT(grew, 2048); /* flat: well under 2 MiB for any n */
+  ASSERT_OK(uvgo_chan_release(ready));
+}
+
+UVGO_TEST(after_in_select_allocates_nothing, unit, 60) {
+  ASSERT_OK(uvgo_run(NULL, after_flat_main, NULL));
+}
+
+/* --- timers and tickers --- */
+
+static void timer_main(void *arg) {
+  (void)arg;
+  uvgo_timer *t = NULL;
+  uint64_t t0 = uvgo_now_ms(), v = 0;
+  ASSERT_OK(uvgo_timer_new(20, &t));
+  ASSERT_OK(uvgo_chan_recv(uvgo_timer_chan(t), &v));
+  ASSERT_UGE(uvgo_now_ms() - t0, 20);
+  ASSERT_UGE(v, t0 + 20);
+  ASSERT_EQ(uvgo_timer_stop(t), 0); /* fired already */
+  ASSERT_EQ(uvgo_timer_reset(t, 10000), 0);
+  ASSERT_EQ(uvgo_timer_stop(t), 1); /* stopped a pending timer */
+  uvgo_select_case cs[] = {UVGO_RECV_CASE(uvgo_timer_chan(t), NULL),
+                           UVGO_RECV_CASE(uvgo_after(40), NULL)};
+  ASSERT_EQ(uvgo_select(cs, 2), 1); /* the stopped timer never fires */
+  ASSERT_EQ(uvgo_timer_reset(t, 5), 0);
+  cs[1] = UVGO_RECV_CASE(uvgo_after(5000), NULL); /* the old one stays ready */
+  ASSERT_EQ(uvgo_select(cs, 2), 0);
+  ASSERT_OK(uvgo_timer_free(t));
+  ASSERT_OK(uvgo_timer_free(NULL));
+
+  uvgo_ticker *tk = NULL;
+  ASSERT_ERR(uvgo_ticker_new(0, &tk), UV_EINVAL);
+  ASSERT_OK(uvgo_ticker_new(5, &tk));
+  t0 = uvgo_now_ms();
+  for (int i = 0; i < 4; i++)
+    ASSERT_OK(uvgo_chan_recv(uvgo_ticker_chan(tk), NULL));
+  ASSERT_UGE(uvgo_now_ms() - t0, 18);
+  /* A slow reader misses ticks: at most one is buffered. */
+  uvgo_sleep(30);
+  ASSERT_UEQ(uvgo_chan_len(uvgo_ticker_chan(tk)), 1);
+  ASSERT_EQ(uvgo_ticker_stop(tk), 1);
+  ASSERT_OK(uvgo_chan_recv(uvgo_ticker_chan(tk), NULL));
+  ASSERT_EQ(uvgo_ticker_reset(tk, 3), 0);
+  ASSERT_OK(uvgo_chan_recv(uvgo_ticker_chan(tk), NULL));
+  ASSERT_OK(uvgo_ticker_free(tk));
+}
+
+UVGO_TEST(timer_and_ticker, unit, 10) {
+  ASSERT_OK(uvgo_run(NULL, timer_main, NULL));
+  uvgo_timer *t;
+  ASSERT_ERR(uvgo_timer_new(1, &t), UVGO_ENOTTASK);
+  ASSERT_ERR(uvgo_timer_new(1, NULL), UV_EINVAL);
+  ASSERT_ERR(uvgo_timer_stop(NULL), UV_EINVAL);
+}
+
+/* Stop and reset from another worker and a plain thread. */
+static void remote_reset(void *arg) {
+  uvgo_timer *t = arg;
+  ASSERT_EQ(uvgo_timer_reset(t, 10), 1);
+}
+static void thread_stop(void *arg) {
+  uvgo_timer *t = arg;
+  ASSERT_EQ(uvgo_timer_stop(t), 1);
+}
+
+static void remote_timer_main(void *arg) {
+  (void)arg;
+  uvgo_timer *t = NULL;
+  ASSERT_OK(uvgo_timer_new(100000, &t));
+  ASSERT_OK(uvgo_go_on(1, remote_reset, t));
+  uint64_t t0 = uvgo_now_ms();
+  ASSERT_OK(uvgo_chan_recv(uvgo_timer_chan(t), NULL));
+  ASSERT_ULE(uvgo_now_ms() - t0, 5000);
+  ASSERT_EQ(uvgo_timer_reset(t, 100000), 0);
+  uv_thread_t th;
+  ASSERT_OK(uv_thread_create(&th, thread_stop, t));
+  uv_thread_join(&th);
+  ASSERT_EQ(uvgo_timer_stop(t), 0);
+  ASSERT_OK(uvgo_timer_free(t));
+}
+
+UVGO_TEST(timer_stop_reset_from_other_threads, unit, 10) {
+  uvgo_config cfg = workers(2);
+  ASSERT_OK(uvgo_run(&cfg, remote_timer_main, NULL));
+}
