@@ -54,6 +54,8 @@ static void on_deadline(uvgo__timer_entry *e) {
 }
 
 static int wait_thread(uvgo__parker *p, uint64_t deadline_ms) {
+  uvgo__foreign_thread_enter();
+  uvgo__foreign_thread_blocking(true);
   uv_mutex_lock(&p->mu);
   while (!p->signalled) {
     if (deadline_ms == UVGO__NO_DEADLINE) {
@@ -73,6 +75,7 @@ static int wait_thread(uvgo__parker *p, uint64_t deadline_ms) {
   uv_mutex_unlock(&p->mu);
   uv_cond_destroy(&p->cond);
   uv_mutex_destroy(&p->mu);
+  uvgo__foreign_thread_blocking(false);
   return p->reason;
 }
 

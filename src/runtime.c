@@ -66,32 +66,56 @@ bool uvgo__rt_has_refs(const uvgo_rt *rt) {
   return (atomic_load(&((uvgo_rt *)rt)->live) & ~UVGO__RT_STOPPED) >= LIVE_REF;
 }
 
-/* The deadlock verdict: every worker stuck, every inbox empty, no
- * references, and no activity (an inbox push or a worker leaving the stuck
- * state) between the first and the last look — a consistent snapshot, so a
- * wake in flight between two workers is never missed. Every wake source (a
- * running task, a timer, libuv I/O or pool work, a foreign thread's
- * reference) keeps some worker unstuck or the reference count above zero. */
-void uvgo__rt_check_deadlock(uvgo_rt *rt) {
-  uint64_t before = atomic_load(&rt->activity);
+/* Grace period between "everything looks stuck" and the verdict: a plain
+ * thread that has not yet made its first uvgo call is invisible to the
+ * check, and this gives it time to show up. */
+#define DEADLOCK_GRACE_MS 100
+
+/* Every worker stuck, every inbox empty, no references, no plain thread
+ * taking part, and no activity (an inbox push or a worker leaving the
+ * stuck state) since `since` — a consistent snapshot, so a wake in flight
+ * between two workers is never missed. Every wake source (a running task,
+ * a timer, libuv I/O or pool work, a foreign thread's reference) keeps
+ * some worker unstuck or a count above zero. */
+static bool all_stuck_since(uvgo_rt *rt, uint64_t since) {
   if ((atomic_load(&rt->live) & UVGO__RT_STOPPED) ||
       uvgo__rt_live_tasks(rt) == 0 || uvgo__rt_has_refs(rt) ||
+      atomic_load(&uvgo__foreign_active) > 0 ||
       atomic_load(&rt->global_len) != 0)
-    return;
+    return false;
   for (unsigned i = 0; i < rt->nworkers; i++)
     if (!uvgo__worker_inbox_empty(rt->workers[i]))
-      return;
+      return false;
   for (unsigned i = 0; i < rt->nworkers; i++)
     if (!atomic_load(&rt->workers[i]->stuck))
-      return;
-  if (uvgo__rt_has_refs(rt) || atomic_load(&rt->activity) != before)
-    return;
+      return false;
+  return !uvgo__rt_has_refs(rt) && atomic_load(&rt->activity) == since;
+}
+
+static void on_deadlock_probe(uvgo__timer_entry *e) {
+  uvgo__worker *w = UVGO__CONTAINER_OF(e, uvgo__worker, deadlock_probe);
+  uvgo_rt *rt = w->rt;
+  if (!atomic_load(&w->stuck) || !all_stuck_since(rt, w->probe_activity))
+    return; /* something moved; the next worker to get stuck looks again */
   int expected = 0;
   if (!atomic_compare_exchange_strong(&rt->deadlocked, &expected, 1))
     return;
   rt->result = UVGO_EDEADLOCK;
   atomic_fetch_or(&rt->live, UVGO__RT_STOPPED);
   stop_all_workers(rt);
+}
+
+/* Called by a worker that just became stuck: if the whole runtime looks
+ * stuck, arm a probe on this worker's heap for the grace period. */
+void uvgo__rt_check_deadlock(uvgo_rt *rt, uvgo__worker *self) {
+  uint64_t now_activity = atomic_load(&rt->activity);
+  if (uvgo__timer_pending(&self->deadlock_probe) ||
+      !all_stuck_since(rt, now_activity))
+    return;
+  self->probe_activity = now_activity;
+  self->deadlock_probe.fire = on_deadlock_probe;
+  uvgo__timer_add(&self->timers, &self->deadlock_probe,
+                  uvgo__deadline_after(DEADLOCK_GRACE_MS));
 }
 
 void uvgo__rt_task_finished(uvgo_rt *rt, bool was_main) {
@@ -264,6 +288,7 @@ int uvgo_run(const uvgo_config *cfg, uvgo_fn main_fn, void *arg) {
   if (err != 0)
     return err;
   uvgo__worker *w0 = rt->workers[0];
+  uvgo__foreign_thread_leave();
   uvgo__tls_worker = w0;
   uvgo__fiber_init_thread(&w0->sched_fiber);
   err = uvgo__spawn(rt, w0, true, main_fn, arg, NULL, "uvgo_run", 0);
@@ -332,6 +357,7 @@ int uvgo_rt_attach(uv_loop_t *loop, const uvgo_config *cfg, uvgo_rt **out) {
   if (err == 0 && cfg != NULL && cfg->catch_stack_overflow)
     err = uvgo__overflow_handler_install();
   if (err == 0) {
+    uvgo__foreign_thread_leave();
     uvgo__tls_worker = rt->workers[0];
     uvgo__fiber_init_thread(&rt->workers[0]->sched_fiber);
     err = start_threads(rt);

@@ -103,6 +103,8 @@ struct uvgo__worker {
   uvgo__runq runq;          /* new tasks: stealable */
   uvgo__taskq starving;     /* new tasks waiting for a stack (ENOMEM) */
   uvgo__timer_entry starve_retry;
+  uvgo__timer_entry deadlock_probe; /* grace period before a verdict */
+  uint64_t probe_activity;  /* rt->activity when the probe was armed */
   uvgo_task *free_tasks;    /* recycled task records */
   unsigned free_count;
   uvgo_task *all_tasks;     /* live tasks homed here (for dumps) */
@@ -223,10 +225,21 @@ void uvgo__rt_task_finished(uvgo_rt *rt, bool was_main);
 void uvgo__rt_attached_closed(uvgo_rt *rt);
 /* uvgo_run mode: the calling worker just went idle and stuck; if every
  * worker is, with nothing in flight, end the run with UVGO_EDEADLOCK. */
-void uvgo__rt_check_deadlock(uvgo_rt *rt);
+void uvgo__rt_check_deadlock(uvgo_rt *rt, uvgo__worker *self);
 /* Live tasks (not counting references). */
 uint64_t uvgo__rt_live_tasks(const uvgo_rt *rt);
 bool uvgo__rt_has_refs(const uvgo_rt *rt);
+
+/* --- plain threads taking part (foreign.c) --- */
+/* Non-worker threads that used uvgo's blocking or waking calls, alive and
+ * not blocked in one: the deadlock check gives no verdict while > 0. */
+extern _Atomic long uvgo__foreign_active;
+/* Called by those calls on a non-worker thread (no-op on workers). */
+void uvgo__foreign_thread_enter(void);
+/* The thread becomes a worker (uvgo_run, attach): stop counting it. */
+void uvgo__foreign_thread_leave(void);
+/* Around a foreign thread's wait in a parker. */
+void uvgo__foreign_thread_blocking(bool blocked);
 
 /* --- task-local storage (keys.c) --- */
 void uvgo__keys_run_destructors(void **locals);

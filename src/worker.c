@@ -33,9 +33,13 @@ static bool has_local_work(uvgo__worker *w) {
 static bool loop_is_quiet(uvgo__worker *w) {
   unsigned own = uv_is_active((uv_handle_t *)&w->async) &&
                  uv_has_ref((uv_handle_t *)&w->async);
+  /* The deadlock probe's own timer does not count as pending work. */
+  size_t probe = uvgo__timer_pending(&w->deadlock_probe);
+  if (probe && uv_is_active((uv_handle_t *)&w->timers.handle))
+    own++;
   /* closing_handles: a handle being closed still has a callback to run
    * (uv_loop_alive counts it too). */
-  return w->timers.len == 0 && w->loop->active_reqs.count == 0 &&
+  return w->timers.len == probe && w->loop->active_reqs.count == 0 &&
          w->loop->active_handles <= own && w->loop->closing_handles == NULL;
 }
 
@@ -47,7 +51,6 @@ static void clear_stuck(uvgo__worker *w) {
 }
 
 static void mark_busy(uvgo__worker *w) {
-  clear_stuck(w);
   int one = 1;
   if (atomic_compare_exchange_strong(&w->is_idle, &one, 0))
     atomic_fetch_sub(&w->rt->idle_workers, 1);
@@ -136,6 +139,7 @@ void uvgo__worker_post(uvgo__worker *w, uvgo__msg *m) {
 }
 
 static void signal_inbox(uvgo__worker *w) {
+  uvgo__foreign_thread_enter();
   atomic_fetch_add(&w->rt->activity, 1);
   /* libuv 1.44's uv_async_send checks its pending flag before any barrier;
    * without this fence the push above may not be visible to the wakee. */
@@ -238,6 +242,9 @@ static void run_budget(uvgo__worker *w) {
       if (t == NULL)
         return;
     }
+    /* Only running something un-sticks a worker: a tick that finds
+     * nothing to do must not look like activity to the deadlock check. */
+    clear_stuck(w);
     uvgo__task_resume(w, t);
   }
 }
@@ -260,7 +267,7 @@ static void drain(uvgo__worker *w) {
     mark_idle(w);
     if (!w->rt->attached && loop_is_quiet(w)) {
       atomic_store(&w->stuck, 1);
-      uvgo__rt_check_deadlock(w->rt);
+      uvgo__rt_check_deadlock(w->rt, w);
     }
   }
   uvgo__worker_update_refs(w);
@@ -368,6 +375,7 @@ int uvgo__worker_new(uvgo_rt *rt, unsigned id, uv_loop_t *host_loop,
   atomic_fetch_add(&rt->idle_workers, 1);
   /* Worker 0 starts with main queued; the others start with nothing. */
   atomic_store(&w->stuck, id != 0);
+  uvgo__timer_entry_init(&w->deadlock_probe, NULL);
   int err = uvgo__stack_pool_new(rt->cfg.stack_size, &w->stacks);
   if (err != 0)
     goto fail_free;
