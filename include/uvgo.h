@@ -11,5 +11,6 @@
 #include "uvgo/chan.h"
 #include "uvgo/select.h"
 #include "uvgo/time.h"
+#include "uvgo/ctx.h"
 
 #endif

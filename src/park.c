@@ -1,4 +1,5 @@
 /* Parkers: the one park/wake mechanism under every blocking primitive. */
+#include "ctx.h"
 #include "park.h"
 
 int uvgo__parker_prepare(uvgo__parker *p, const char *call) {
@@ -79,16 +80,36 @@ static int wait_thread(uvgo__parker *p, uint64_t deadline_ms) {
   return p->reason;
 }
 
+/* The task's context makes every wait a cancellation point: it watches
+ * the parker (cancel claims it with UV_ECANCELED/UV_ETIMEDOUT), and its
+ * deadline caps the wait's, so an expired deadline ends the wait even
+ * where no timer for the context runs. */
 int uvgo__parker_wait(uvgo__parker *p, uint64_t deadline_ms) {
   uvgo_task *t = p->task;
   if (t == NULL)
     return wait_thread(p, deadline_ms);
   uvgo__worker *w = t->home;
-  if (deadline_ms != UVGO__NO_DEADLINE) {
+  uvgo_ctx *scope = t->shield == 0 ? t->cancel_scope : NULL;
+  uint64_t wait_deadline = deadline_ms;
+  if (scope != NULL) {
+    int err;
+    if (!uvgo__ctx_watch(scope, p, &err)) {
+      if (uvgo__parker_claim(p, err)) {
+        uvgo__parker_abandon(p);
+        return err;
+      }
+      scope = NULL; /* a waker won the race: take its wake-up */
+    } else if (scope->deadline_ms < wait_deadline) {
+      wait_deadline = scope->deadline_ms;
+    }
+  }
+  if (wait_deadline != UVGO__NO_DEADLINE) {
     p->deadline.fire = on_deadline;
-    if (uvgo__timer_add(&w->timers, &p->deadline, deadline_ms) != 0) {
+    if (uvgo__timer_add(&w->timers, &p->deadline, wait_deadline) != 0) {
       /* No room in the heap: time out now rather than sleep forever. */
       if (uvgo__parker_claim(p, UVGO__WAKE_TIMEOUT)) {
+        if (scope != NULL)
+          uvgo__ctx_unwatch(scope, p);
         uvgo__parker_abandon(p);
         return p->reason;
       }
@@ -97,5 +118,13 @@ int uvgo__parker_wait(uvgo__parker *p, uint64_t deadline_ms) {
   uvgo__task_switch_out(w, t);
   uvgo__timer_remove(&w->timers, &p->deadline);
   t->block_call = NULL;
+  if (scope != NULL) {
+    uvgo__ctx_unwatch(scope, p);
+    if (p->reason == UVGO__WAKE_TIMEOUT && wait_deadline < deadline_ms) {
+      /* The context's deadline, not the call's, ran out. */
+      uvgo__ctx_end(scope, UV_ETIMEDOUT);
+      p->reason = UV_ETIMEDOUT;
+    }
+  }
   return p->reason;
 }

@@ -28,6 +28,10 @@ typedef struct uvgo__parker {
   _Atomic int claimed;
   int reason;             /* the claimer's word, read after the wake */
   uvgo__timer_entry deadline;
+  /* a task's own context watches it while parked (cancellation point) */
+  struct uvgo__parker *watch_prev;
+  struct uvgo__parker *watch_next;
+  bool watching;
   /* foreign-thread mode */
   uv_mutex_t mu;
   uv_cond_t cond;

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "ctx.h"
 #include "scheduler.h"
 
 /* rt->live packs live tasks (low 32 bits) and references held with
@@ -148,6 +149,8 @@ static int check_config(const uvgo_config *in, bool attached,
 }
 
 static void free_rt(uvgo_rt *rt) {
+  if (rt->root != NULL)
+    uvgo_ctx_release(rt->root);
   if (rt->workers != NULL) {
     for (unsigned i = 0; i < rt->nworkers; i++)
       uvgo__worker_free(rt->workers[i]);
@@ -175,6 +178,13 @@ static int rt_new(const uvgo_config *cfg, uv_loop_t *host_loop, uvgo_rt **out) {
     return UV_ENOMEM;
   }
   rt->magic = UVGO__RT_MAGIC;
+  if (rt->cfg.cancel_on_signal) {
+    err = uvgo_ctx_with_cancel(uvgo_ctx_background(), &rt->root);
+    if (err != 0) {
+      free_rt(rt);
+      return err;
+    }
+  }
   rt->workers = uvgo__calloc(rt->cfg.workers, sizeof *rt->workers);
   if (rt->workers == NULL) {
     free_rt(rt);
@@ -211,8 +221,49 @@ static void join_threads(uvgo_rt *rt) {
   }
 }
 
+/* cancel_on_signal: the first SIGINT or SIGTERM cancels the root context,
+ * so the program winds down through its tasks' cancellation points. The
+ * handlers then stop, restoring the default action: a second signal ends
+ * the process, as after Go's signal.NotifyContext stop(). */
+static void on_signal(uv_signal_t *handle, int signum) {
+  (void)signum;
+  uvgo_rt *rt = handle->data;
+  uvgo_ctx_cancel(rt->root);
+  uv_signal_stop(&rt->signals[0]);
+  uv_signal_stop(&rt->signals[1]);
+}
+
+static int start_signals(uvgo_rt *rt, uv_loop_t *loop) {
+  static const int signums[2] = {SIGINT, SIGTERM};
+  for (int i = 0; i < 2; i++) {
+    int err = uv_signal_init(loop, &rt->signals[i]);
+    if (err == 0) {
+      rt->signals[i].data = rt;
+      err = uv_signal_start(&rt->signals[i], on_signal, signums[i]);
+    }
+    if (err != 0) {
+      for (int j = 0; j <= i; j++)
+        if (rt->signals[j].loop != NULL)
+          uv_close((uv_handle_t *)&rt->signals[j], NULL);
+      return err;
+    }
+  }
+  rt->signals_on = true;
+  return 0;
+}
+
+static void stop_signals(uvgo_rt *rt) {
+  if (!rt->signals_on)
+    return;
+  rt->signals_on = false;
+  uv_close((uv_handle_t *)&rt->signals[0], NULL);
+  uv_close((uv_handle_t *)&rt->signals[1], NULL);
+}
+
 /* Run a worker's loop until its handles have closed (after a stop). */
 static void finish_loop(uvgo__worker *w) {
+  if (w->id == 0)
+    stop_signals(w->rt);
   uvgo__worker_close_handles(w);
   uv_run(w->loop, UV_RUN_DEFAULT);
   if (w->loop == &w->own_loop)
@@ -233,6 +284,8 @@ static void free_unstarted(uvgo__worker *w, uvgo__taskq *q, unsigned *count) {
       continue; /* started: freed from the live list */
     report_leftover(t, count);
     uvgo__free(t->copy_heap);
+    if (t->ctx != NULL)
+      uvgo_ctx_release(t->ctx);
     uvgo__task_free_record(w, t);
   }
 }
@@ -264,6 +317,8 @@ static void reap_leftovers(uvgo_rt *rt) {
       uvgo__stack_put(w->stacks, t->stack);
       uvgo__free(t->locals);
       uvgo__free(t->copy_heap);
+      if (t->ctx != NULL)
+        uvgo_ctx_release(t->ctx);
       uvgo__task_free_record(w, t);
     }
   }
@@ -291,7 +346,10 @@ int uvgo_run(const uvgo_config *cfg, uvgo_fn main_fn, void *arg) {
   uvgo__foreign_thread_leave();
   uvgo__tls_worker = w0;
   uvgo__fiber_init_thread(&w0->sched_fiber);
-  err = uvgo__spawn(rt, w0, true, main_fn, arg, NULL, "uvgo_run", 0);
+  if (rt->cfg.cancel_on_signal)
+    err = start_signals(rt, w0->loop);
+  if (err == 0)
+    err = uvgo__spawn(rt, w0, true, main_fn, arg, NULL, "uvgo_run", 0);
   if (err == 0)
     rt->main_task = w0->ready.tail;
   if (err == 0)
@@ -356,6 +414,15 @@ int uvgo_rt_attach(uv_loop_t *loop, const uvgo_config *cfg, uvgo_rt **out) {
   int err = rt_new(cfg, loop, &rt);
   if (err == 0 && cfg != NULL && cfg->catch_stack_overflow)
     err = uvgo__overflow_handler_install();
+  if (err == 0 && rt->cfg.cancel_on_signal) {
+    /* Asked for in attach mode: the handlers must not keep the host's
+     * loop alive. */
+    err = start_signals(rt, loop);
+    if (err == 0) {
+      uv_unref((uv_handle_t *)&rt->signals[0]);
+      uv_unref((uv_handle_t *)&rt->signals[1]);
+    }
+  }
   if (err == 0) {
     uvgo__foreign_thread_leave();
     uvgo__tls_worker = rt->workers[0];
@@ -468,6 +535,10 @@ int uvgo_rt_close(uvgo_rt *rt) {
     uvgo__tls_worker = NULL;
   atomic_store(&w0->stop, 1);
   uvgo__worker_close_handles(w0);
+  /* After: libuv runs close callbacks last-closed first, and the runtime
+   * is freed by the last of worker 0's, so the signal handles (inside the
+   * runtime) must finish closing before that. */
+  stop_signals(rt);
   return 0;
 }
 

@@ -65,6 +65,9 @@ struct uvgo_task {
   int spawn_line;
   const char *block_call;   /* what it is parked in, for dumps */
   void **locals;            /* task-local slots, allocated on first set */
+  uvgo_ctx *ctx;            /* its context (a reference it holds) */
+  uvgo_ctx *cancel_scope;   /* ctx's nearest cancellable node, or NULL */
+  int shield;               /* uvgo_ctx_shield depth: no cancellation */
   void *copy_heap;          /* uvgo_go_copy payload beyond the inline area */
   char name[UVGO__NAME_MAX];
   _Alignas(16) unsigned char copy_inline[UVGO__INLINE_COPY];
@@ -142,6 +145,9 @@ struct uvgo_rt {
   _Atomic size_t global_len;
   int result;               /* uvgo_run's return value */
   uvgo_task *main_task;
+  uvgo_ctx *root;           /* context of main and of uvgo_rt_spawn tasks */
+  uv_signal_t signals[2];   /* cancel_on_signal: SIGINT, SIGTERM */
+  bool signals_on;
   _Atomic int main_done;
   bool closing;             /* uvgo_rt_close ran (attach mode) */
   _Atomic int deadlocked;   /* the run ended in a deadlock verdict */

@@ -2,6 +2,7 @@
  * task-facing calls (yield, sleep, park, names, task-local storage). */
 #include <string.h>
 
+#include "ctx.h"
 #include "park.h"
 #include "scheduler.h"
 
@@ -31,6 +32,9 @@ static uvgo_task *task_record_alloc(uvgo__worker *w) {
   t->block_call = NULL;
   t->locals = NULL;
   t->copy_heap = NULL;
+  t->ctx = NULL;
+  t->cancel_scope = NULL;
+  t->shield = 0;
   t->name[0] = '\0';
   return t;
 }
@@ -78,11 +82,25 @@ int uvgo__spawn(uvgo_rt *rt, uvgo__worker *target, bool pinned, uvgo_fn fn,
   t->spawn_file = file;
   t->spawn_line = line;
   t->pinned = pinned;
+  /* The task's context: given, else the spawning task's, else the
+   * runtime's root (main, uvgo_rt_spawn, libuv callbacks). */
+  uvgo_ctx *ctx = opts != NULL && opts->ctx != NULL ? opts->ctx : NULL;
+  if (ctx == NULL && self != NULL && self->current != NULL)
+    ctx = self->current->ctx;
+  if (ctx == NULL)
+    ctx = rt->root;
+  if (ctx != NULL) {
+    uvgo_ctx_retain(ctx);
+    t->ctx = ctx;
+    t->cancel_scope = uvgo__ctx_cancel_scope(ctx);
+  }
   if (opts != NULL) {
     t->stack_size = opts->stack_size;
     if (opts->name != NULL)
       uvgo_task_set_name(t, opts->name);
     if (opts->copy != NULL && set_copy(t, opts->copy, opts->copy_size) != 0) {
+      if (t->ctx != NULL)
+        uvgo_ctx_release(t->ctx);
       uvgo__task_free_record(self, t);
       uvgo__rt_live_dec(rt);
       return UV_ENOMEM;
@@ -167,6 +185,8 @@ static void finish_task(uvgo__worker *w, uvgo_task *t) {
   t->stack = NULL;
   uvgo__free(t->locals);
   uvgo__free(t->copy_heap);
+  if (t->ctx != NULL)
+    uvgo_ctx_release(t->ctx);
   uvgo_rt *rt = t->rt;
   bool was_main = t == rt->main_task;
   uvgo__task_free_record(w, t);
@@ -276,6 +296,14 @@ int uvgo_go_opts_at(const uvgo_spawn_opts *opts, uvgo_fn fn, void *arg,
     target = rt->workers[opts->worker];
   }
   return uvgo__spawn(rt, target, target != NULL, fn, arg, opts, file, line);
+}
+
+int uvgo_go_ctx_at(uvgo_ctx *ctx, uvgo_fn fn, void *arg, const char *file,
+                   int line) {
+  if (ctx == NULL)
+    return UVGO__MISUSE(UV_EINVAL, "uvgo_go_ctx with a NULL context");
+  uvgo_spawn_opts opts = {.worker = -1, .ctx = ctx};
+  return uvgo_go_opts_at(&opts, fn, arg, file, line);
 }
 
 int uvgo_go_on_at(unsigned worker, uvgo_fn fn, void *arg, const char *file,

@@ -88,6 +88,12 @@ int uvgo__timers_init(uvgo__timers *t, uv_loop_t *loop) {
 }
 
 void uvgo__timers_dispose(uvgo__timers *t) {
+  while (t->len > 0) {
+    uvgo__timer_entry *e = t->heap[--t->len];
+    e->index = UVGO__TIMER_IDLE;
+    if (e->drop != NULL)
+      e->drop(e);
+  }
   uvgo__free(t->heap);
   t->heap = NULL;
   t->len = t->cap = 0;

@@ -22,6 +22,9 @@ struct uvgo__timer_entry {
   uint64_t seq;         /* FIFO among equal deadlines */
   size_t index;         /* heap slot, or UVGO__TIMER_IDLE */
   void (*fire)(uvgo__timer_entry *e);
+  /* Called instead of fire for an entry still pending when its worker
+   * shuts down (may be NULL): lets the owner release what the entry holds. */
+  void (*drop)(uvgo__timer_entry *e);
 };
 
 typedef struct {
@@ -42,13 +45,15 @@ static inline void uvgo__timer_entry_init(uvgo__timer_entry *e,
                                           void (*fire)(uvgo__timer_entry *)) {
   e->index = UVGO__TIMER_IDLE;
   e->fire = fire;
+  e->drop = NULL;
 }
 static inline bool uvgo__timer_pending(const uvgo__timer_entry *e) {
   return e->index != UVGO__TIMER_IDLE;
 }
 
 int uvgo__timers_init(uvgo__timers *t, uv_loop_t *loop);
-/* Frees the heap; the handle is closed by the worker. */
+/* Drops every pending entry and frees the heap; the handle is closed by
+ * the worker. */
 void uvgo__timers_dispose(uvgo__timers *t);
 /* Insert e to fire at deadline_ms. O(log n).
  * @return 0 or UV_ENOMEM (heap growth failed; e stays idle). */

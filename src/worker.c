@@ -411,6 +411,12 @@ fail_free:
 void uvgo__worker_free(uvgo__worker *w) {
   if (w == NULL)
     return;
+  /* Messages that arrived after the loop stopped still release what they
+   * carry; the worker's thread is gone, so run them here. */
+  uvgo__worker *saved = uvgo__tls_worker;
+  uvgo__tls_worker = w;
+  drain_inbox(w);
+  uvgo__tls_worker = saved;
   for (uvgo_task *t = w->free_tasks; t != NULL;) {
     uvgo_task *next = t->next;
     uvgo__free(t);

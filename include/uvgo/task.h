@@ -13,6 +13,10 @@ extern "C" {
 #endif
 
 typedef struct uvgo_task uvgo_task;
+#ifndef UVGO_CTX_TYPEDEF
+#define UVGO_CTX_TYPEDEF
+typedef struct uvgo_ctx uvgo_ctx;
+#endif
 
 /* Go's `go fn(arg)`: spawn a task on the calling worker (an idle worker may
  * take it before it starts). arg is passed as is: the caller keeps it
@@ -40,11 +44,21 @@ typedef struct uvgo_spawn_opts {
   const char *name;    /* copied; shown in dumps */
   const void *copy;    /* if non-NULL, copy_size bytes are copied (as */
   size_t copy_size;    /* uvgo_go_copy) and fn gets the copy */
+  uvgo_ctx *ctx;       /* NULL: the spawner's context (retained) */
 } uvgo_spawn_opts;
 #define uvgo_go_opts(opts, fn, arg) \
   uvgo_go_opts_at((opts), (fn), (arg), __FILE__, __LINE__)
 UVGO_EXTERN int uvgo_go_opts_at(const uvgo_spawn_opts *opts, uvgo_fn fn,
                                 void *arg, const char *file, int line);
+
+/* Spawn under ctx instead of the spawner's context: the task's blocking
+ * calls return UV_ECANCELED / UV_ETIMEDOUT once ctx ends. The task holds a
+ * reference to ctx for its life. @return as uvgo_go; UV_EINVAL for NULL
+ * ctx. */
+#define uvgo_go_ctx(ctx, fn, arg) \
+  uvgo_go_ctx_at((ctx), (fn), (arg), __FILE__, __LINE__)
+UVGO_EXTERN int uvgo_go_ctx_at(uvgo_ctx *ctx, uvgo_fn fn, void *arg,
+                               const char *file, int line);
 
 /* Spawn pinned to worker `worker` of the caller's runtime.
  * @return as uvgo_go; UV_EINVAL for a worker out of range. */
