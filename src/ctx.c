@@ -126,10 +126,10 @@ void uvgo__ctx_end(uvgo_ctx *ctx, int err) {
   }
   /* Parkers are claimed and woken under the lock: a task unwatching
    * itself takes the lock too, so its parker cannot vanish under us. */
-  for (uvgo__parker *p = ctx->watchers; p != NULL; p = p->watch_next) {
-    p->watching = false;
-    if (uvgo__parker_claim(p, err))
-      uvgo__parker_wake(p);
+  for (struct uvgo__watch_link *l = ctx->watchers; l != NULL; l = l->next) {
+    l->on = false;
+    if (uvgo__parker_claim(l->parker, err))
+      uvgo__parker_wake(l->parker);
   }
   ctx->watchers = NULL;
   uvgo_ctx *children = ctx->children;
@@ -321,34 +321,35 @@ uvgo_chan *uvgo_ctx_done(uvgo_ctx *ctx) {
 
 /* --- cancellation points --- */
 
-bool uvgo__ctx_watch(uvgo_ctx *scope, uvgo__parker *p, int *err) {
+bool uvgo__ctx_watch(uvgo_ctx *scope, struct uvgo__watch_link *l,
+                     int *err) {
   *err = uvgo__ctx_check(scope);
   if (*err != 0)
     return false;
   uv_mutex_lock(&scope->lock);
   *err = atomic_load(&scope->err);
   if (*err == 0) {
-    p->watch_prev = NULL;
-    p->watch_next = scope->watchers;
+    l->prev = NULL;
+    l->next = scope->watchers;
     if (scope->watchers != NULL)
-      scope->watchers->watch_prev = p;
-    scope->watchers = p;
-    p->watching = true;
+      scope->watchers->prev = l;
+    scope->watchers = l;
+    l->on = true;
   }
   uv_mutex_unlock(&scope->lock);
   return *err == 0;
 }
 
-void uvgo__ctx_unwatch(uvgo_ctx *scope, uvgo__parker *p) {
+void uvgo__ctx_unwatch(uvgo_ctx *scope, struct uvgo__watch_link *l) {
   uv_mutex_lock(&scope->lock);
-  if (p->watching) {
-    if (p->watch_prev != NULL)
-      p->watch_prev->watch_next = p->watch_next;
+  if (l->on) {
+    if (l->prev != NULL)
+      l->prev->next = l->next;
     else
-      scope->watchers = p->watch_next;
-    if (p->watch_next != NULL)
-      p->watch_next->watch_prev = p->watch_prev;
-    p->watching = false;
+      scope->watchers = l->next;
+    if (l->next != NULL)
+      l->next->prev = l->prev;
+    l->on = false;
   }
   uv_mutex_unlock(&scope->lock);
 }

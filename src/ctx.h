@@ -15,7 +15,7 @@ struct uvgo_ctx {
   uvgo_ctx *sibling_prev;
   uvgo_ctx *sibling_next;
   bool linked;             /* in parent's children list */
-  uvgo__parker *watchers;  /* parked tasks whose own context this is */
+  struct uvgo__watch_link *watchers; /* parked tasks under this scope */
   uvgo_chan *done;         /* created at the first uvgo_ctx_done */
   uint64_t deadline_ms;    /* own or inherited; UVGO__NO_DEADLINE */
   /* The timeout's heap entry lives on timer_worker (NULL: none). Other
@@ -34,8 +34,9 @@ uvgo_ctx *uvgo__ctx_cancel_scope(uvgo_ctx *ctx);
 
 /* Cancellation points: register a parked task with its context. false
  * when the context has already ended (*err then says how). */
-bool uvgo__ctx_watch(uvgo_ctx *scope, uvgo__parker *p, int *err);
-void uvgo__ctx_unwatch(uvgo_ctx *scope, uvgo__parker *p);
+bool uvgo__ctx_watch(uvgo_ctx *scope, struct uvgo__watch_link *link,
+                     int *err);
+void uvgo__ctx_unwatch(uvgo_ctx *scope, struct uvgo__watch_link *link);
 /* The context's error, enforcing an expired deadline lazily. */
 int uvgo__ctx_check(uvgo_ctx *ctx);
 /* End ctx with err (UV_ECANCELED / UV_ETIMEDOUT): first reason wins. */

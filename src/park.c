@@ -80,51 +80,80 @@ static int wait_thread(uvgo__parker *p, uint64_t deadline_ms) {
   return p->reason;
 }
 
-/* The task's context makes every wait a cancellation point: it watches
- * the parker (cancel claims it with UV_ECANCELED/UV_ETIMEDOUT), and its
- * deadline caps the wait's, so an expired deadline ends the wait even
- * where no timer for the context runs. */
-int uvgo__parker_wait(uvgo__parker *p, uint64_t deadline_ms) {
+/* Watch each scope (the task's own, a call's); on an ended one, undo and
+ * return its error. */
+static int watch_scopes(uvgo__parker *p, uvgo_ctx **scopes, int n) {
+  for (int i = 0; i < n; i++) {
+    int err;
+    p->watch[i].parker = p;
+    if (!uvgo__ctx_watch(scopes[i], &p->watch[i], &err)) {
+      while (i-- > 0)
+        uvgo__ctx_unwatch(scopes[i], &p->watch[i]);
+      return err;
+    }
+  }
+  return 0;
+}
+
+/* The task's context makes every wait a cancellation point, and so does a
+ * context passed to the call: each watches the parker (its end claims it
+ * with UV_ECANCELED/UV_ETIMEDOUT), and the earliest deadline caps the
+ * wait's, so an expired deadline ends the wait even where no timer for the
+ * context runs. */
+int uvgo__parker_wait_ctx(uvgo__parker *p, uint64_t deadline_ms,
+                          uvgo_ctx *call_ctx) {
   uvgo_task *t = p->task;
   if (t == NULL)
     return wait_thread(p, deadline_ms);
   uvgo__worker *w = t->home;
-  uvgo_ctx *scope = t->shield == 0 ? t->cancel_scope : NULL;
+  uvgo_ctx *scopes[2];
+  int n = 0;
+  if (t->shield == 0 && t->cancel_scope != NULL)
+    scopes[n++] = t->cancel_scope;
+  uvgo_ctx *call_scope = uvgo__ctx_cancel_scope(call_ctx);
+  if (call_scope != NULL && (n == 0 || call_scope != scopes[0]))
+    scopes[n++] = call_scope;
   uint64_t wait_deadline = deadline_ms;
-  if (scope != NULL) {
-    int err;
-    if (!uvgo__ctx_watch(scope, p, &err)) {
+  uvgo_ctx *cap = NULL;
+  if (n > 0) {
+    int err = watch_scopes(p, scopes, n);
+    if (err != 0) {
       if (uvgo__parker_claim(p, err)) {
         uvgo__parker_abandon(p);
         return err;
       }
-      scope = NULL; /* a waker won the race: take its wake-up */
-    } else if (scope->deadline_ms < wait_deadline) {
-      wait_deadline = scope->deadline_ms;
+      n = 0; /* a waker won the race: take its wake-up */
     }
+    for (int i = 0; i < n; i++)
+      if (scopes[i]->deadline_ms < wait_deadline) {
+        wait_deadline = scopes[i]->deadline_ms;
+        cap = scopes[i];
+      }
   }
   if (wait_deadline != UVGO__NO_DEADLINE) {
     p->deadline.fire = on_deadline;
-    if (uvgo__timer_add(&w->timers, &p->deadline, wait_deadline) != 0) {
+    if (uvgo__timer_add(&w->timers, &p->deadline, wait_deadline) != 0 &&
+        uvgo__parker_claim(p, UVGO__WAKE_TIMEOUT)) {
       /* No room in the heap: time out now rather than sleep forever. */
-      if (uvgo__parker_claim(p, UVGO__WAKE_TIMEOUT)) {
-        if (scope != NULL)
-          uvgo__ctx_unwatch(scope, p);
-        uvgo__parker_abandon(p);
-        return p->reason;
-      }
+      for (int i = 0; i < n; i++)
+        uvgo__ctx_unwatch(scopes[i], &p->watch[i]);
+      uvgo__parker_abandon(p);
+      return p->reason;
     }
   }
   uvgo__task_switch_out(w, t);
   uvgo__timer_remove(&w->timers, &p->deadline);
   t->block_call = NULL;
-  if (scope != NULL) {
-    uvgo__ctx_unwatch(scope, p);
-    if (p->reason == UVGO__WAKE_TIMEOUT && wait_deadline < deadline_ms) {
-      /* The context's deadline, not the call's, ran out. */
-      uvgo__ctx_end(scope, UV_ETIMEDOUT);
-      p->reason = UV_ETIMEDOUT;
-    }
+  for (int i = 0; i < n; i++)
+    uvgo__ctx_unwatch(scopes[i], &p->watch[i]);
+  if (cap != NULL && p->reason == UVGO__WAKE_TIMEOUT) {
+    /* A context's deadline, not the call's, ran out. */
+    uvgo__ctx_end(cap, UV_ETIMEDOUT);
+    p->reason = UV_ETIMEDOUT;
   }
   return p->reason;
+}
+
+int uvgo__parker_wait(uvgo__parker *p, uint64_t deadline_ms) {
+  return uvgo__parker_wait_ctx(p, deadline_ms, NULL);
 }

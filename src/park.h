@@ -28,10 +28,14 @@ typedef struct uvgo__parker {
   _Atomic int claimed;
   int reason;             /* the claimer's word, read after the wake */
   uvgo__timer_entry deadline;
-  /* a task's own context watches it while parked (cancellation point) */
-  struct uvgo__parker *watch_prev;
-  struct uvgo__parker *watch_next;
-  bool watching;
+  /* the task's context and a call's context watch it while parked
+   * (cancellation points): one link on each's watch list */
+  struct uvgo__watch_link {
+    struct uvgo__watch_link *prev;
+    struct uvgo__watch_link *next;
+    struct uvgo__parker *parker;
+    bool on;
+  } watch[2];
   /* foreign-thread mode */
   uv_mutex_t mu;
   uv_cond_t cond;
@@ -60,5 +64,11 @@ void uvgo__parker_wake(uvgo__parker *p);
 /* Step 2: block until claimed and woken, or until deadline_ms (then the
  * deadline claims with UVGO__WAKE_TIMEOUT). Returns p->reason. */
 int uvgo__parker_wait(uvgo__parker *p, uint64_t deadline_ms);
+/* The same, also ended by call_ctx (a context passed to an I/O call; may
+ * be NULL). A call that must keep waiting for a libuv callback after a
+ * cancel (DESIGN.md, In-flight requests) aborts the request and then
+ * waits again inside uvgo_ctx_shield or with a fresh parker and no ctx. */
+int uvgo__parker_wait_ctx(uvgo__parker *p, uint64_t deadline_ms,
+                          uvgo_ctx *call_ctx);
 
 #endif
