@@ -112,6 +112,9 @@ static void stop_timer(uvgo_ctx *ctx) {
 
 void uvgo__ctx_timer_drop(uvgo__timer_entry *e) {
   uvgo_ctx *ctx = UVGO__CONTAINER_OF(e, uvgo_ctx, timer);
+  /* The worker is going away; from now on the deadline is enforced
+   * lazily, as for a context made off a worker. */
+  ctx->timer_worker = NULL;
   uvgo_ctx_release(ctx);
 }
 

@@ -1,0 +1,72 @@
+/* Context races under TSan: cancel racing with timeout and with release,
+ * cancellation reaching tasks on every worker while they block and wake. */
+#include "harness.h"
+
+#include <stdatomic.h>
+
+static void cancel_it(void *arg) { uvgo_ctx_cancel(arg); uvgo_ctx_release(arg); }
+
+static void race_main(void *arg) {
+  long n = *(long *)arg;
+  unsigned nw = uvgo_worker_count();
+  for (long i = 0; i < n; i++) {
+    uvgo_ctx *c;
+    ASSERT_OK(uvgo_ctx_with_timeout(uvgo_ctx_background(), (uint64_t)(i % 3), &c));
+    ASSERT_OK(uvgo_ctx_retain(c));
+    ASSERT_OK(uvgo_go_on((unsigned)i % nw, cancel_it, c));
+    if (i % 2)
+      uvgo_yield();
+    int err = uvgo_ctx_err(c);
+    ASSERT(err == 0 || err == UV_ECANCELED || err == UV_ETIMEDOUT);
+    ASSERT_OK(uvgo_ctx_release(c));
+  }
+}
+
+UVGO_TEST(stress_ctx_cancel_races_timeout_and_release, stress, 120) {
+  long n = uvgo_test_scaled(20000, 500);
+  for (unsigned workers = 1; workers <= 4; workers *= 2) {
+    uvgo_config cfg = {.workers = workers};
+    ASSERT_OK(uvgo_run(&cfg, race_main, &n));
+  }
+}
+
+static _Atomic long ended;
+static void waiter(void *arg) {
+  uvgo_chan *ch = arg;
+  int v;
+  int r = uvgo_chan_recv(ch, &v);
+  if (r == UV_ECANCELED || r == UV_ETIMEDOUT || r == 0)
+    atomic_fetch_add(&ended, 1);
+}
+static void cancel_storm_main(void *arg) {
+  long rounds = *(long *)arg;
+  unsigned nw = uvgo_worker_count();
+  uvgo_chan *ch = uvgo_chan_new(sizeof(int), 0);
+  for (long r = 0; r < rounds; r++) {
+    uvgo_ctx *c;
+    ASSERT_OK(uvgo_ctx_with_timeout(uvgo_ctx_background(), 1 + (uint64_t)(r % 2), &c));
+    for (int i = 0; i < 16; i++) {
+      uvgo_spawn_opts opts = {.worker = (int)((unsigned)i % nw), .ctx = c};
+      ASSERT_OK(uvgo_go_opts(&opts, waiter, ch));
+    }
+    int v = 1;
+    if (r % 3 == 0)
+      uvgo_chan_try_send(ch, &v); /* a wake racing the cancel */
+    if (r % 2)
+      ASSERT_OK(uvgo_ctx_cancel(c));
+    ASSERT_OK(uvgo_ctx_release(c));
+  }
+  while (atomic_load(&ended) < rounds * 16)
+    uvgo_sleep(1);
+  ASSERT_OK(uvgo_chan_release(ch));
+}
+
+UVGO_TEST(stress_ctx_cancel_reaches_every_worker, stress, 120) {
+  long rounds = uvgo_test_scaled(500, 20);
+  for (unsigned workers = 1; workers <= 4; workers *= 2) {
+    atomic_store(&ended, 0);
+    uvgo_config cfg = {.workers = workers};
+    ASSERT_OK(uvgo_run(&cfg, cancel_storm_main, &rounds));
+    ASSERT_EQ(atomic_load(&ended), rounds * 16);
+  }
+}
