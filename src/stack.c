@@ -58,6 +58,7 @@ struct uvgo__stack_class {
   uvgo__stack *tail;  /* the coldest free stack */
   uvgo__stack *boundary; /* the HOT_FREE-th free stack, once there are that many */
   size_t nfree;
+  size_t cold_untrimmed; /* stacks that went cold since the last trim */
   arena *cur;         /* the arena new slots are carved from */
   size_t next_nslots;
   struct uvgo__stack_class *next;
@@ -444,12 +445,14 @@ static void report_overflow(const uvgo__stack *st, const char *how) {
   write_str("\n");
 }
 
-/* Releasing the deep pages of a stack costs a system call, so it is done
- * only when a stack goes cold: the free list is LIFO, the HOT_FREE most
- * recent stacks are the ones the next spawns take, and a stack pushed past
- * that boundary is trimmed once (the flag survives until it is taken
- * again). A pool that spawns and finishes tasks one at a time never pays;
- * a burst of finished tasks pays one madvise each. */
+/* Releasing the deep pages of a stack costs a system call — and, with a
+ * second thread running, a TLB shoot-down on every other core — so it is
+ * done only for cold stacks and never on the exit path: the free list is
+ * LIFO, the HOT_FREE most recent stacks are the ones the next spawns take,
+ * and stacks pushed past that boundary are trimmed later, in bounded
+ * batches, when the worker has nothing else to do
+ * (uvgo__stack_pool_trim_cold). Measured: trimming on put made 10,000
+ * tasks exiting after a cancel take 70 ms instead of 7 ms. */
 static void trim(uvgo__stack *st) {
   char *hot_lo = (char *)st + HEADER_BYTES - HOT_BYTES;
   if (!st->trimmed && hot_lo > (char *)st->base)
@@ -477,11 +480,36 @@ void uvgo__stack_put(uvgo__stack_pool *pool, uvgo__stack *st) {
   cls->nfree++;
   if (cls->boundary != NULL) {
     /* The old boundary moved one down, out of the hot part. */
-    trim(cls->boundary);
+    if (!cls->boundary->trimmed)
+      cls->cold_untrimmed++;
     cls->boundary = cls->boundary->prev_free;
   } else if (cls->nfree == HOT_FREE) {
     cls->boundary = cls->tail;
   }
+}
+
+bool uvgo__stack_pool_trim_cold(uvgo__stack_pool *pool, size_t max) {
+  bool more = false;
+  for (struct uvgo__stack_class *c = pool->classes; c != NULL; c = c->next) {
+    if (c->cold_untrimmed == 0 || c->boundary == NULL)
+      continue;
+    for (uvgo__stack *st = c->boundary->next_free;
+         st != NULL && c->cold_untrimmed > 0; st = st->next_free) {
+      if (st->trimmed)
+        continue;
+      if (max == 0) {
+        more = true;
+        break;
+      }
+      trim(st);
+      max--;
+      c->cold_untrimmed--;
+    }
+    /* Stacks taken back before their trim leave the count high. */
+    if (!more)
+      c->cold_untrimmed = 0;
+  }
+  return more;
 }
 
 void uvgo__stack_pool_trim(uvgo__stack_pool *pool) {

@@ -55,6 +55,9 @@ void uvgo__stack_put(uvgo__stack_pool *pool, uvgo__stack *st);
 /* Release the pages below the hot top of every pooled stack now (an idle
  * worker, or a test); put does it lazily for stacks that go cold. */
 void uvgo__stack_pool_trim(uvgo__stack_pool *pool);
+/* Trim at most max stacks that went cold since the last call (the idle
+ * worker's bounded housekeeping). @return true if more remain. */
+bool uvgo__stack_pool_trim_cold(uvgo__stack_pool *pool, size_t max);
 void uvgo__stack_set_owner(uvgo__stack *st, const char *file, int line);
 /* Deepest use so far, in bytes (pages touched, or a scan of the fill
  * pattern); for dumps. */

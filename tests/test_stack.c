@@ -420,6 +420,11 @@ UVGO_TEST(stack_cold_pooled_stacks_are_trimmed, unit, 30) {
   }
   for (int i = 0; i < N; i++)
     uvgo__stack_put(pool, sts[i]);
+  /* Nothing is trimmed on the put path; the idle-time trim does it in
+   * bounded batches. */
+  ASSERT_UGE(uvgo__stack_high_water(sts[0]), 200 * 1024);
+  ASSERT(uvgo__stack_pool_trim_cold(pool, 10));
+  ASSERT(!uvgo__stack_pool_trim_cold(pool, SIZE_MAX));
   /* The most recently pooled stay warm for the next spawns; the rest went
    * cold and gave their deep pages back. */
   ASSERT_UGE(uvgo__stack_high_water(sts[N - 1]), 200 * 1024);

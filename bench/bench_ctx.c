@@ -1,0 +1,66 @@
+/* Context benchmarks, twins of bench/go ctx.go. */
+#include <stdatomic.h>
+#include <stdlib.h>
+
+#include "bench.h"
+
+static _Atomic long exited;
+
+static void wait_done(void *arg) {
+  uvgo_chan *done = arg;
+  uvgo_select_case cases[] = {UVGO_RECV_CASE(done, NULL)};
+  uvgo_select(cases, 1);
+  atomic_fetch_add_explicit(&exited, 1, memory_order_relaxed);
+}
+
+typedef struct {
+  long tasks;
+  double cancel_ms;
+} cancel_bench;
+
+static void cancel_main(void *arg) {
+  cancel_bench *b = arg;
+  uvgo_ctx *ctx;
+  if (uvgo_ctx_with_cancel(uvgo_ctx_background(), &ctx) != 0)
+    abort();
+  uvgo_chan *done = uvgo_ctx_done(ctx);
+  for (long i = 0; i < b->tasks; i++)
+    uvgo_go(wait_done, done);
+  while (uvgo_task_count(NULL) < (size_t)b->tasks + 1)
+    uvgo_sleep(1);
+  uvgo_sleep(20); /* every task parked in its select */
+  uint64_t start = bench_now_ns();
+  uvgo_ctx_cancel(ctx);
+  while (atomic_load(&exited) < b->tasks)
+    uvgo_yield();
+  b->cancel_ms = (double)(bench_now_ns() - start) / 1e6;
+  uvgo_ctx_release(ctx);
+}
+
+static void create_cancel_main(void *arg) {
+  long n = *(long *)arg;
+  uvgo_ctx *parent;
+  uvgo_ctx_with_cancel(uvgo_ctx_background(), &parent);
+  uint64_t start = bench_now_ns();
+  for (long i = 0; i < n; i++) {
+    uvgo_ctx *c;
+    uvgo_ctx_with_cancel(parent, &c);
+    uvgo_ctx_cancel(c);
+    uvgo_ctx_release(c);
+  }
+  bench_report("ctx_child_create_cancel",
+               (double)(bench_now_ns() - start) / (double)n, "ns/op");
+  uvgo_ctx_release(parent);
+}
+
+UVGO_BENCH(ctx) {
+  cancel_bench b = {.tasks = bench_scaled(10000, 100)};
+  uvgo_config cfg = {.workers = 2};
+  atomic_store(&exited, 0);
+  if (uvgo_run(&cfg, cancel_main, &b) != 0)
+    abort();
+  bench_report("ctx_cancel_10k_ms", b.cancel_ms, "ms");
+  long n = bench_scaled(1000000, 1000);
+  if (uvgo_run(&cfg, create_cancel_main, &n) != 0)
+    abort();
+}
