@@ -8,5 +8,6 @@
 #include "uvgo/alloc.h"
 #include "uvgo/runtime.h"
 #include "uvgo/task.h"
+#include "uvgo/sync.h"
 
 #endif
