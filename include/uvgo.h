@@ -9,5 +9,6 @@
 #include "uvgo/runtime.h"
 #include "uvgo/task.h"
 #include "uvgo/sync.h"
+#include "uvgo/work.h"
 
 #endif
