@@ -36,6 +36,7 @@ struct uvgo__waiter {
   uvgo__waiter *next;
   uvgo__waiter *wake_next; /* claimed waiters to wake after unlocking */
   uintptr_t word;          /* per primitive: identity, weight or epoch */
+  uint64_t since_ms;       /* mutex: when it started waiting */
   bool linked;             /* in the queue (a waker unlinks it) */
 };
 
@@ -99,6 +100,19 @@ static inline void uvgo__waitq_push(uvgo_waitq_ *q, uvgo__waiter *w) {
   else
     q->head_ = w;
   q->tail_ = w;
+  w->linked = true;
+}
+/* Under the lock: put w first (a woken mutex waiter that lost the race
+ * keeps its place). O(1). */
+static inline void uvgo__waitq_push_front(uvgo_waitq_ *q, uvgo__waiter *w) {
+  uvgo__waiter *head = (uvgo__waiter *)q->head_;
+  w->prev = NULL;
+  w->next = head;
+  if (head != NULL)
+    head->prev = w;
+  else
+    q->tail_ = w;
+  q->head_ = w;
   w->linked = true;
 }
 /* Under the lock: unlink w (it must be linked). O(1). */

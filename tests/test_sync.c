@@ -235,8 +235,7 @@ UVGO_TEST(mutex_plain_thread_owner, unit, 10) {
   ASSERT_ERR(uvgo_mutex_unlock(&mu), UVGO_ENOTOWNER);
 }
 
-/* FIFO hand-off: waiters get the lock in arrival order, and the unlocker
- * cannot barge back in. */
+/* Waiters get the lock in arrival order. */
 typedef struct {
   uvgo_mutex mu;
   char order[8];
@@ -268,14 +267,53 @@ static void fifo_main(void *arg) {
   }
   ASSERT_EQ(atomic_load(&ft->queued), 4);
   ASSERT_OK(uvgo_mutex_unlock(&ft->mu));
-  ASSERT_ERR(uvgo_mutex_trylock(&ft->mu), UV_EBUSY); /* handed to 'a' */
 }
 
-UVGO_TEST(mutex_fifo_hand_off, unit, 10) {
+UVGO_TEST(mutex_fifo_order, unit, 10) {
   fifo_test ft = {.mu = UVGO_MUTEX_INIT};
   uvgo_config cfg = config_with(1);
   ASSERT_OK(uvgo_run(&cfg, fifo_main, &ft));
   ASSERT_STR_EQ(ft.order, "abcd");
+}
+
+/* Starvation mode: a woken waiter that lost to a barging task after
+ * waiting over 1 ms gets the mutex handed to it directly next time. */
+static void starving_waiter(void *arg) {
+  fifo_test *ft = arg;
+  atomic_fetch_add(&ft->queued, 1);
+  ASSERT_OK(uvgo_mutex_lock(&ft->mu));
+  ft->order[atomic_fetch_add(&ft->len, 1)] = 'w';
+  ASSERT_OK(uvgo_mutex_unlock(&ft->mu));
+}
+static void starvation_main(void *arg) {
+  fifo_test *ft = arg;
+  ASSERT_OK(uvgo_mutex_lock(&ft->mu));
+  ASSERT_OK(uvgo_go_on(0, starving_waiter, ft));
+  ASSERT_OK(uvgo_yield());
+  ASSERT_OK(uvgo_yield());
+  ASSERT_EQ(atomic_load(&ft->queued), 1);
+  ASSERT_OK(uvgo_sleep(5)); /* the waiter waits > 1 ms */
+  /* Normal mode: unlock wakes the waiter but frees the mutex, so we can
+   * barge back in before it runs. */
+  ASSERT_OK(uvgo_mutex_unlock(&ft->mu));
+  ASSERT_OK(uvgo_mutex_trylock(&ft->mu));
+  ASSERT_OK(uvgo_yield()); /* it runs, loses, and turns starvation on */
+  ASSERT_OK(uvgo_yield());
+  ASSERT_EQ(atomic_load(&ft->len), 0);
+  ASSERT_OK(uvgo_mutex_unlock(&ft->mu));
+  /* Handed off: no barging now. */
+  ASSERT_ERR(uvgo_mutex_trylock(&ft->mu), UV_EBUSY);
+  while (atomic_load(&ft->len) == 0)
+    ASSERT_OK(uvgo_yield());
+  ASSERT_OK(uvgo_mutex_trylock(&ft->mu)); /* back to normal, free */
+  ASSERT_OK(uvgo_mutex_unlock(&ft->mu));
+}
+
+UVGO_TEST(mutex_starvation_hand_off, unit, 10) {
+  fifo_test ft = {.mu = UVGO_MUTEX_INIT};
+  uvgo_config cfg = config_with(1);
+  ASSERT_OK(uvgo_run(&cfg, starvation_main, &ft));
+  ASSERT_STR_EQ(ft.order, "w");
 }
 
 typedef struct {
