@@ -42,6 +42,9 @@ uintptr_t uvgo__sync_self(void) {
   return t != NULL ? (uintptr_t)t : (uintptr_t)&thread_token;
 }
 
+/* Identities leave the three flag bits free. */
+_Static_assert(_Alignof(uvgo_task) >= 8, "task records must be 8-aligned");
+
 static inline uintptr_t owner_of(uintptr_t s) { return s & ~FLAGS; }
 
 static inline bool try_fast(uvgo_mutex *m, uintptr_t self) {

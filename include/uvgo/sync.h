@@ -62,11 +62,13 @@ UVGO_EXTERN int uvgo_wg_wait_timeout(uvgo_wg *wg, uint64_t ms);
 
 /* Held by one task (or one plain thread) at a time; only the holder may
  * unlock. Uncontended lock and unlock are one atomic compare-and-swap each.
- * Once a task has had to wait, unlock hands the mutex directly to the
- * longest waiter (Go's starvation mode, always on): no waiter is starved by
- * tasks that keep arriving. Not recursive. */
+ * Fairness follows Go's two modes: unlock normally frees the mutex and
+ * wakes the longest waiter, which competes with arriving tasks; once a
+ * waiter has waited over 1 ms and lost, unlock hands the mutex directly to
+ * the longest waiter (starvation mode) until the queue drains, so no
+ * waiter is starved. Not recursive. */
 typedef struct uvgo_mutex {
-  uintptr_t state_; /* owner identity | 1 when waiters are queued */
+  uintptr_t state_; /* holder identity | waiters, starving, woken flags */
   uvgo_waitq_ q_;
 } uvgo_mutex;
 #define UVGO_MUTEX_INIT {.state_ = 0}
@@ -80,8 +82,8 @@ UVGO_EXTERN int uvgo_mutex_lock(uvgo_mutex *m);
 /* uvgo_mutex_lock bounded by ms milliseconds.
  * @return as uvgo_mutex_lock, or UV_ETIMEDOUT (not acquired). */
 UVGO_EXTERN int uvgo_mutex_lock_timeout(uvgo_mutex *m, uint64_t ms);
-/* Lock only if free now. @return 0; UV_EBUSY (held, or others are already
- * waiting for it); UV_EINVAL (NULL). Any thread; never blocks. */
+/* Lock only if free now. @return 0; UV_EBUSY (held, or being handed to a
+ * starving waiter); UV_EINVAL (NULL). Any thread; never blocks. */
 UVGO_EXTERN int uvgo_mutex_trylock(uvgo_mutex *m);
 /* Unlock; if tasks wait, the longest waiter becomes the holder.
  * @return 0; UV_EINVAL (NULL); UVGO_ENOTOWNER (not locked, or locked by
