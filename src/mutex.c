@@ -98,7 +98,7 @@ static int lock_slow(uvgo_mutex *m, uintptr_t self, uint64_t deadline_ms,
       }
       if (owner_of(s) == self) {
         uvgo__waitq_unlock(&m->q_);
-        return UVGO__MISUSE(UVGO_EDEADLOCK, "mutex already held by the caller");
+        return UVGO_EDEADLOCK; /* the public caller reports the misuse */
       }
       next |= WAITERS | (starve ? STARVING : 0);
       if (UVGO__CAS(&m->state_, &s, next))
@@ -141,7 +141,10 @@ int uvgo_mutex_lock(uvgo_mutex *m) {
   uintptr_t self = uvgo__sync_self();
   if (UVGO__LIKELY(try_fast(m, self)))
     return 0;
-  return lock_slow(m, self, UVGO__NO_DEADLINE, NULL);
+  int err = lock_slow(m, self, UVGO__NO_DEADLINE, NULL);
+  if (UVGO__UNLIKELY(err == UVGO_EDEADLOCK))
+    return UVGO__MISUSE(err, "mutex already held by the caller");
+  return err;
 }
 
 int uvgo_mutex_lock_timeout(uvgo_mutex *m, uint64_t ms) {
@@ -150,7 +153,10 @@ int uvgo_mutex_lock_timeout(uvgo_mutex *m, uint64_t ms) {
   uintptr_t self = uvgo__sync_self();
   if (try_fast(m, self))
     return 0;
-  return lock_slow(m, self, uvgo__sync_deadline(ms), NULL);
+  int err = lock_slow(m, self, uvgo__sync_deadline(ms), NULL);
+  if (UVGO__UNLIKELY(err == UVGO_EDEADLOCK))
+    return UVGO__MISUSE(err, "mutex already held by the caller");
+  return err;
 }
 
 int uvgo_mutex_trylock(uvgo_mutex *m) {

@@ -570,7 +570,15 @@ UVGO_TEST_HELPER(strict_sem_release) {
   exit(0);
 }
 
+UVGO_TEST_HELPER(strict_mutex_relock) {
+  uvgo_mutex mu = {0};
+  uvgo_mutex_lock(&mu);
+  uvgo_mutex_lock(&mu);
+  exit(0);
+}
+
 UVGO_TEST(sync_strict_misuse_aborts, unit, 20) {
+  strict_case("strict_mutex_relock", "uvgo_mutex_lock");
   strict_case("strict_wg_negative", "uvgo_wg_add");
   strict_case("strict_mutex_unlock", "uvgo_mutex_unlock");
   strict_case("strict_sem_release", "uvgo_sem_release");
