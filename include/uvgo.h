@@ -12,5 +12,7 @@
 #include "uvgo/select.h"
 #include "uvgo/time.h"
 #include "uvgo/ctx.h"
+#include "uvgo/sync.h"
+#include "uvgo/work.h"
 
 #endif

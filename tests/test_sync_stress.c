@@ -1,0 +1,238 @@
+/* Sync under load: many tasks on several workers plus plain threads, with
+ * timeouts racing hand-offs. Exact counts at the end; run under TSan. */
+#include "harness.h"
+
+#include <stdatomic.h>
+
+static uvgo_config config_with(unsigned workers) {
+  uvgo_config cfg = {0};
+  cfg.workers = workers;
+  return cfg;
+}
+
+/* --- mutex: plain counter, lock and lock_timeout mixed --- */
+
+typedef struct {
+  uvgo_mutex mu;
+  long counter;  /* guarded by mu */
+  int inside;    /* guarded by mu: must be 0 on entry */
+  long per;
+  _Atomic long timeouts;
+} mutex_stress;
+
+static void mutex_rounds(mutex_stress *ms, bool task) {
+  long done = 0;
+  for (long i = 0; done < ms->per; i++) {
+    int err;
+    if (i % 4 == 3) {
+      err = uvgo_mutex_lock_timeout(&ms->mu, (uint64_t)(i % 3));
+      if (err == UV_ETIMEDOUT) {
+        atomic_fetch_add(&ms->timeouts, 1);
+        continue;
+      }
+    } else {
+      err = uvgo_mutex_lock(&ms->mu);
+    }
+    ASSERT_OK(err);
+    ASSERT_EQ(ms->inside, 0);
+    ms->inside = 1;
+    long v = ms->counter;
+    if (task && i % 8 == 0)
+      ASSERT_OK(uvgo_yield());
+    ms->counter = v + 1;
+    ms->inside = 0;
+    ASSERT_OK(uvgo_mutex_unlock(&ms->mu));
+    done++;
+  }
+}
+static void mutex_task(void *arg) { mutex_rounds(arg, true); }
+static void mutex_thread(void *arg) { mutex_rounds(arg, false); }
+static void mutex_main(void *arg) {
+  for (unsigned i = 0; i < 32; i++)
+    ASSERT_OK(uvgo_go_on(i % uvgo_worker_count(), mutex_task, arg));
+}
+
+UVGO_TEST(stress_mutex_tasks_and_threads, stress, 120) {
+  mutex_stress ms = {.mu = UVGO_MUTEX_INIT,
+                     .per = uvgo_test_scaled(5000, 50)};
+  uv_thread_t th[3];
+  for (int i = 0; i < 3; i++)
+    ASSERT_OK(uv_thread_create(&th[i], mutex_thread, &ms));
+  uvgo_config cfg = config_with(4);
+  ASSERT_OK(uvgo_run(&cfg, mutex_main, &ms));
+  for (int i = 0; i < 3; i++)
+    ASSERT_OK(uv_thread_join(&th[i]));
+  ASSERT_EQ(ms.counter, 35 * ms.per);
+  ASSERT_OK(uvgo_mutex_trylock(&ms.mu));
+  ASSERT_OK(uvgo_mutex_unlock(&ms.mu));
+}
+
+/* --- semaphore: random weights, never over capacity --- */
+
+#define SEM_CAP 8
+
+typedef struct {
+  uvgo_sem sem;
+  _Atomic long in_use;
+  _Atomic long max_seen;
+  _Atomic long grants;
+  _Atomic long timeouts;
+  long per;
+} sem_stress;
+
+static void sem_rounds(sem_stress *ss, unsigned seed, bool task) {
+  for (long i = 0; i < ss->per; i++) {
+    seed = seed * 1103515245u + 12345u;
+    int64_t n = 1 + (int64_t)((seed >> 16) % SEM_CAP);
+    int err = (i % 5 == 4) ? uvgo_sem_acquire_timeout(&ss->sem, n, 1)
+                           : uvgo_sem_acquire(&ss->sem, n);
+    if (err == UV_ETIMEDOUT) {
+      atomic_fetch_add(&ss->timeouts, 1);
+      continue;
+    }
+    ASSERT_OK(err);
+    long now = atomic_fetch_add(&ss->in_use, n) + n;
+    ASSERT_LE(now, SEM_CAP);
+    long max = atomic_load(&ss->max_seen);
+    while (now > max && !atomic_compare_exchange_weak(&ss->max_seen, &max, now))
+      ;
+    if (task && i % 4 == 0)
+      ASSERT_OK(uvgo_yield());
+    atomic_fetch_sub(&ss->in_use, n);
+    ASSERT_OK(uvgo_sem_release(&ss->sem, n));
+    atomic_fetch_add(&ss->grants, 1);
+  }
+}
+static void sem_task(void *arg) {
+  static _Atomic unsigned seeds = 1;
+  sem_rounds(arg, atomic_fetch_add(&seeds, 7919), true);
+}
+static void sem_thread(void *arg) { sem_rounds(arg, 4242, false); }
+static void sem_main(void *arg) {
+  for (unsigned i = 0; i < 24; i++)
+    ASSERT_OK(uvgo_go_on(i % uvgo_worker_count(), sem_task, arg));
+}
+
+UVGO_TEST(stress_sem_weights, stress, 120) {
+  sem_stress ss = {.sem = UVGO_SEM_INIT(SEM_CAP),
+                   .per = uvgo_test_scaled(3000, 50)};
+  uv_thread_t th[2];
+  for (int i = 0; i < 2; i++)
+    ASSERT_OK(uv_thread_create(&th[i], sem_thread, &ss));
+  uvgo_config cfg = config_with(4);
+  ASSERT_OK(uvgo_run(&cfg, sem_main, &ss));
+  for (int i = 0; i < 2; i++)
+    ASSERT_OK(uv_thread_join(&th[i]));
+  ASSERT_EQ(atomic_load(&ss.grants) + atomic_load(&ss.timeouts), 26 * ss.per);
+  ASSERT_EQ(atomic_load(&ss.in_use), 0);
+  ASSERT_LE(atomic_load(&ss.max_seen), SEM_CAP);
+  /* Every token came back. */
+  ASSERT_OK(uvgo_sem_try_acquire(&ss.sem, SEM_CAP));
+  ASSERT_OK(uvgo_sem_release(&ss.sem, SEM_CAP));
+}
+
+/* --- WaitGroup: rounds of fan-out on one reused group, several waiters
+ * (tasks, a timed waiter and a plain thread) each round --- */
+
+typedef struct {
+  uvgo_wg wg;
+  uvgo_wg round_done; /* waiters of the round report here */
+  _Atomic long hits;
+  long expect;
+} wg_round;
+
+static void wg_child(void *arg) {
+  wg_round *r = arg;
+  atomic_fetch_add(&r->hits, 1);
+  ASSERT_OK(uvgo_wg_done(&r->wg));
+}
+static void wg_waiter(void *arg) {
+  wg_round *r = arg;
+  ASSERT_OK(uvgo_wg_wait(&r->wg));
+  ASSERT_GE(atomic_load(&r->hits), r->expect);
+  ASSERT_OK(uvgo_wg_done(&r->round_done));
+}
+static void wg_timed_waiter(void *arg) {
+  wg_round *r = arg;
+  int err;
+  while ((err = uvgo_wg_wait_timeout(&r->wg, 1)) == UV_ETIMEDOUT)
+    ;
+  ASSERT_OK(err);
+  ASSERT_GE(atomic_load(&r->hits), r->expect);
+  ASSERT_OK(uvgo_wg_done(&r->round_done));
+}
+static void wg_stress_main(void *arg) {
+  long rounds = *(long *)arg;
+  unsigned nw = uvgo_worker_count();
+  wg_round r = {.wg = UVGO_WG_INIT, .round_done = UVGO_WG_INIT};
+  for (long round = 0; round < rounds; round++) {
+    long n = 50 + round % 50;
+    r.expect += n;
+    ASSERT_OK(uvgo_wg_add(&r.wg, n));
+    ASSERT_OK(uvgo_wg_add(&r.round_done, 3));
+    uv_thread_t th;
+    ASSERT_OK(uv_thread_create(&th, wg_waiter, &r));
+    ASSERT_OK(uvgo_go_on((unsigned)round % nw, wg_waiter, &r));
+    ASSERT_OK(uvgo_go_on((unsigned)(round + 1) % nw, wg_timed_waiter, &r));
+    for (long i = 0; i < n; i++)
+      ASSERT_OK(uvgo_go_on((unsigned)i % nw, wg_child, &r));
+    ASSERT_OK(uvgo_wg_wait(&r.wg));
+    ASSERT_EQ(atomic_load(&r.hits), r.expect);
+    ASSERT_OK(uvgo_wg_wait(&r.round_done));
+    ASSERT_OK(uv_thread_join(&th));
+  }
+}
+
+UVGO_TEST(stress_wg_reused_rounds, stress, 120) {
+  long rounds = uvgo_test_scaled(300, 10);
+  uvgo_config cfg = config_with(4);
+  ASSERT_OK(uvgo_run(&cfg, wg_stress_main, &rounds));
+}
+
+/* --- Once: many fresh onces raced by tasks on every worker --- */
+
+typedef struct {
+  uvgo_once once;
+  _Atomic int runs;
+  int value;
+} once_slot;
+
+typedef struct {
+  once_slot *slots;
+  long nslots;
+  uvgo_wg wg;
+} once_stress;
+
+static void once_set(void *arg) {
+  once_slot *s = arg;
+  atomic_fetch_add(&s->runs, 1);
+  s->value = 7;
+}
+static void once_racer(void *arg) {
+  once_stress *os = arg;
+  for (long i = 0; i < os->nslots; i++) {
+    ASSERT_OK(uvgo_once_do(&os->slots[i].once, once_set, &os->slots[i]));
+    ASSERT_EQ(os->slots[i].value, 7);
+    if (i % 16 == 0)
+      ASSERT_OK(uvgo_yield());
+  }
+  ASSERT_OK(uvgo_wg_done(&os->wg));
+}
+static void once_stress_main(void *arg) {
+  once_stress *os = arg;
+  ASSERT_OK(uvgo_wg_add(&os->wg, 16));
+  for (unsigned i = 0; i < 16; i++)
+    ASSERT_OK(uvgo_go_on(i % uvgo_worker_count(), once_racer, os));
+  ASSERT_OK(uvgo_wg_wait(&os->wg));
+  for (long i = 0; i < os->nslots; i++)
+    ASSERT_EQ(atomic_load(&os->slots[i].runs), 1);
+}
+
+UVGO_TEST(stress_once_many, stress, 120) {
+  once_stress os = {.nslots = uvgo_test_scaled(20000, 200)};
+  os.slots = calloc((size_t)os.nslots, sizeof *os.slots);
+  ASSERT_NOT_NULL(os.slots);
+  uvgo_config cfg = config_with(4);
+  ASSERT_OK(uvgo_run(&cfg, once_stress_main, &os));
+  free(os.slots);
+}
