@@ -221,3 +221,16 @@ int uvgo_mutex_unlock(uvgo_mutex *m) {
     uvgo__parker_wake(&w->parker);
   return 0;
 }
+
+int uvgo_mutex_lock_ctx(uvgo_mutex *m, uvgo_ctx *ctx) {
+  if (m == NULL || ctx == NULL)
+    return UVGO__MISUSE(UV_EINVAL, "NULL mutex or context");
+  uintptr_t self = uvgo__sync_self();
+  if (try_fast(m, self))
+    return 0;
+  uvgo__wait_src src = {ctx};
+  int err = lock_slow(m, self, UVGO__NO_DEADLINE, &src);
+  if (UVGO__UNLIKELY(err == UVGO_EDEADLOCK))
+    return UVGO__MISUSE(err, "mutex already held by the caller");
+  return err;
+}

@@ -100,15 +100,15 @@ static int watch_scopes(uvgo__parker *p, uvgo_ctx **scopes, int n) {
  * with UV_ECANCELED/UV_ETIMEDOUT), and the earliest deadline caps the
  * wait's, so an expired deadline ends the wait even where no timer for the
  * context runs. */
-int uvgo__parker_wait_ctx(uvgo__parker *p, uint64_t deadline_ms,
-                          uvgo_ctx *call_ctx) {
+int uvgo__parker_wait_ex(uvgo__parker *p, uint64_t deadline_ms,
+                         uvgo_ctx *call_ctx, bool task_ctx) {
   uvgo_task *t = p->task;
   if (t == NULL)
     return wait_thread(p, deadline_ms);
   uvgo__worker *w = t->home;
   uvgo_ctx *scopes[2];
   int n = 0;
-  if (t->shield == 0 && t->cancel_scope != NULL)
+  if (task_ctx && t->shield == 0 && t->cancel_scope != NULL)
     scopes[n++] = t->cancel_scope;
   uvgo_ctx *call_scope = uvgo__ctx_cancel_scope(call_ctx);
   if (call_scope != NULL && (n == 0 || call_scope != scopes[0]))
@@ -154,6 +154,15 @@ int uvgo__parker_wait_ctx(uvgo__parker *p, uint64_t deadline_ms,
   return p->reason;
 }
 
+int uvgo__parker_wait_ctx(uvgo__parker *p, uint64_t deadline_ms,
+                          uvgo_ctx *call_ctx) {
+  return uvgo__parker_wait_ex(p, deadline_ms, call_ctx, true);
+}
+
 int uvgo__parker_wait(uvgo__parker *p, uint64_t deadline_ms) {
-  return uvgo__parker_wait_ctx(p, deadline_ms, NULL);
+  return uvgo__parker_wait_ex(p, deadline_ms, NULL, true);
+}
+
+int uvgo__parker_wait_uncancellable(uvgo__parker *p, uint64_t deadline_ms) {
+  return uvgo__parker_wait_ex(p, deadline_ms, NULL, false);
 }

@@ -70,5 +70,11 @@ int uvgo__parker_wait(uvgo__parker *p, uint64_t deadline_ms);
  * waits again inside uvgo_ctx_shield or with a fresh parker and no ctx. */
 int uvgo__parker_wait_ctx(uvgo__parker *p, uint64_t deadline_ms,
                           uvgo_ctx *call_ctx);
+/* Not a cancellation point (WaitGroup wait, mutex lock, once, and the
+ * second wait of an aborted libuv request): only the deadline, call_ctx
+ * (may be NULL) and wakers end it. */
+int uvgo__parker_wait_ex(uvgo__parker *p, uint64_t deadline_ms,
+                         uvgo_ctx *call_ctx, bool task_ctx);
+int uvgo__parker_wait_uncancellable(uvgo__parker *p, uint64_t deadline_ms);
 
 #endif

@@ -117,3 +117,15 @@ int uvgo_sem_release(uvgo_sem *sem, int64_t n) {
   uvgo__waiters_wake(wake);
   return 0;
 }
+
+int uvgo_sem_acquire_ctx(uvgo_sem *sem, int64_t n, uvgo_ctx *ctx) {
+  if (sem == NULL || n < 0 || ctx == NULL)
+    return UVGO__MISUSE(UV_EINVAL, "NULL semaphore or context, or negative "
+                                   "weight");
+  if (n > UVGO__LOAD(&sem->size_, RELAXED))
+    return UVGO__MISUSE(UV_EINVAL, "weight above the semaphore's capacity");
+  if (n == 0)
+    return 0;
+  uvgo__wait_src src = {ctx};
+  return acquire(sem, n, UVGO__NO_DEADLINE, &src);
+}

@@ -40,14 +40,13 @@ struct uvgo__waiter {
   bool linked;             /* in the queue (a waker unlinks it) */
 };
 
-/* An extra wake source for one wait, e.g. a context: arm runs after the
- * parker is prepared and linked (it may claim and wake it at once, if the
- * source has already fired), disarm after the waiter has resumed. This is
- * the seam the _ctx variants plug into; NULL for none. */
+/* An extra way for one wait to end: the context of a _ctx variant, whose
+ * end claims the waiter with UV_ECANCELED / UV_ETIMEDOUT. NULL for none.
+ * (The task's own context never ends these waits: WaitGroup wait, mutex
+ * lock and once are not cancellation points.) */
 typedef struct uvgo__wait_src uvgo__wait_src;
 struct uvgo__wait_src {
-  void (*arm)(uvgo__wait_src *src, uvgo__parker *p);
-  void (*disarm)(uvgo__wait_src *src, uvgo__parker *p);
+  uvgo_ctx *ctx;
 };
 
 static inline void uvgo__cpu_relax(void) {
@@ -145,11 +144,8 @@ static inline void uvgo__waiters_wake(uvgo__waiter *list) {
  * unlink itself if still linked. */
 static inline int uvgo__waiter_sleep(uvgo__waiter *w, uint64_t deadline_ms,
                                      uvgo__wait_src *src) {
-  if (src != NULL)
-    src->arm(src, &w->parker);
-  int reason = uvgo__parker_wait(&w->parker, deadline_ms);
-  if (src != NULL)
-    src->disarm(src, &w->parker);
+  int reason = uvgo__parker_wait_ex(&w->parker, deadline_ms,
+                                    src != NULL ? src->ctx : NULL, false);
   return reason == UVGO__WAKE_TIMEOUT ? UV_ETIMEDOUT : reason;
 }
 

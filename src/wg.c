@@ -107,3 +107,10 @@ int uvgo_wg_wait_timeout(uvgo_wg *wg, uint64_t ms) {
     return UVGO__MISUSE(UV_EINVAL, "NULL WaitGroup");
   return wg_wait(wg, uvgo__sync_deadline(ms), NULL);
 }
+
+int uvgo_wg_wait_ctx(uvgo_wg *wg, uvgo_ctx *ctx) {
+  if (wg == NULL || ctx == NULL)
+    return UVGO__MISUSE(UV_EINVAL, "NULL WaitGroup or context");
+  uvgo__wait_src src = {ctx};
+  return wg_wait(wg, UVGO__NO_DEADLINE, &src);
+}

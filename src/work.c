@@ -9,6 +9,7 @@ typedef struct {
   void (*fn)(void *arg);
   void *arg;
   int status; /* after_work's status: 0, or UV_ECANCELED after uv_cancel */
+  bool finished; /* after_work has run */
 } work_op;
 
 static void on_work(uv_work_t *req) {
@@ -19,22 +20,22 @@ static void on_work(uv_work_t *req) {
 static void on_after_work(uv_work_t *req, int status) {
   work_op *op = UVGO__CONTAINER_OF(req, work_op, req);
   op->status = status;
-  /* The only claimer today. A context would claim first with its error;
-   * the waiter then calls uv_cancel and waits a second episode for this
-   * callback, which must still run before op's memory goes. */
+  op->finished = true;
+  /* A context may have claimed the first wait; then the task is in its
+   * second, uncancellable wait on a fresh episode of the same parker, and
+   * this claim is the one that ends it. Both run on the task's own worker
+   * thread, so there is no race between the two episodes. */
   if (uvgo__parker_claim(&op->parker, 0))
     uvgo__parker_wake(&op->parker);
 }
 
-int uvgo_work(void (*fn)(void *arg), void *arg) {
+int uvgo_work(uvgo_ctx *ctx, void (*fn)(void *arg), void *arg) {
   if (fn == NULL)
     return UVGO__MISUSE(UV_EINVAL, "NULL work function");
   uvgo_task *t = uvgo__current_task();
   if (t == NULL)
     return UVGO__MISUSE(UVGO_ENOTTASK, "uvgo_work outside a task");
   work_op op = {.fn = fn, .arg = arg};
-  /* Prepare before queueing: the callback runs on this thread after we
-   * switch out, but PARKING keeps the order right whatever happens. */
   int err = uvgo__parker_prepare(&op.parker, "uvgo_work");
   if (err != 0)
     return err;
@@ -43,6 +44,16 @@ int uvgo_work(void (*fn)(void *arg), void *arg) {
     uvgo__parker_abandon(&op.parker);
     return err;
   }
-  uvgo__parker_wait(&op.parker, UVGO__NO_DEADLINE);
-  return op.status;
+  int reason = uvgo__parker_wait_ctx(&op.parker, UVGO__NO_DEADLINE, ctx);
+  if (reason >= 0)
+    return op.status;
+  /* Cancelled: the request still owns op. Withdraw it if the pool has not
+   * started it (its callback then says UV_ECANCELED), and in any case
+   * stay parked until libuv calls back (DESIGN.md, In-flight requests). */
+  uv_cancel((uv_req_t *)&op.req);
+  if (!op.finished) {
+    uvgo__parker_prepare(&op.parker, "uvgo_work (cancelled, draining)");
+    uvgo__parker_wait_uncancellable(&op.parker, UVGO__NO_DEADLINE);
+  }
+  return reason;
 }

@@ -34,7 +34,7 @@ static void work_main(void *arg) {
   wt->task_thread = uv_thread_self();
   /* Same worker (1 worker): it can only tick while we are parked. */
   ASSERT_OK(uvgo_go(ticker, wt));
-  ASSERT_OK(uvgo_work(blocking_fn, wt));
+  ASSERT_OK(uvgo_work(NULL, blocking_fn, wt));
   ASSERT_EQ(wt->result, 42); /* the result is visible after */
   ASSERT_EQ(atomic_load(&wt->working), 0);
 }
@@ -51,7 +51,7 @@ UVGO_TEST(work_runs_on_pool_while_task_parked, unit, 10) {
 static void add_one(void *arg) { atomic_fetch_add((_Atomic long *)arg, 1); }
 static void many_works(void *arg) {
   for (int i = 0; i < 10; i++)
-    ASSERT_OK(uvgo_work(add_one, arg));
+    ASSERT_OK(uvgo_work(NULL, add_one, arg));
 }
 static void many_main(void *arg) {
   for (unsigned i = 0; i < 40; i++)
@@ -67,12 +67,12 @@ UVGO_TEST(work_many_tasks_many_workers, unit, 30) {
 
 static void work_errors(void *arg) {
   (void)arg;
-  ASSERT_ERR(uvgo_work(NULL, NULL), UV_EINVAL);
+  ASSERT_ERR(uvgo_work(NULL, NULL, NULL), UV_EINVAL);
 }
 
 UVGO_TEST(work_errors, unit, 10) {
   long x = 0;
-  ASSERT_ERR(uvgo_work(add_one, &x), UVGO_ENOTTASK);
+  ASSERT_ERR(uvgo_work(NULL, add_one, &x), UVGO_ENOTTASK);
   ASSERT_OK(uvgo_run(NULL, work_errors, NULL));
 }
 
@@ -80,7 +80,7 @@ UVGO_TEST(work_errors, unit, 10) {
 static void work_no_alloc(void *arg) {
   long before = uvgo_test_allocation_count();
   uvgo_test_fail_allocation(1);
-  ASSERT_OK(uvgo_work(add_one, arg));
+  ASSERT_OK(uvgo_work(NULL, add_one, arg));
   uvgo_test_fail_allocation(0);
   ASSERT_EQ(uvgo_test_allocation_count(), before);
 }
@@ -90,4 +90,108 @@ UVGO_TEST(work_does_not_allocate, unit, 10) {
   uvgo_config cfg = {.workers = 1};
   ASSERT_OK(uvgo_run(&cfg, work_no_alloc, (void *)&n));
   ASSERT_EQ(atomic_load(&n), 1);
+}
+
+/* Cancelled while queued behind a busy pool: the job is withdrawn, the
+ * task still waits for libuv's callback, and gets UV_ECANCELED. */
+static void slow_job(void *arg) {
+  (void)arg;
+  uv_sleep(100);
+}
+static _Atomic int ran_after_cancel;
+static void marker_job(void *arg) {
+  (void)arg;
+  atomic_store(&ran_after_cancel, 1);
+}
+static void occupy_pool(void *arg) {
+  (void)arg;
+  ASSERT_OK(uvgo_work(NULL, slow_job, NULL));
+}
+static void cancel_queued_main(void *arg) {
+  (void)arg;
+  /* libuv's pool has 4 threads by default (UV_THREADPOOL_SIZE): fill it. */
+  for (int i = 0; i < 4; i++)
+    ASSERT_OK(uvgo_go(occupy_pool, NULL));
+  ASSERT_OK(uvgo_sleep(20));
+  uvgo_ctx *c;
+  ASSERT_OK(uvgo_ctx_with_timeout(uvgo_ctx_background(), 10, &c));
+  ASSERT_ERR(uvgo_work(c, marker_job, NULL), UV_ETIMEDOUT);
+  ASSERT_OK(uvgo_ctx_release(c));
+}
+
+UVGO_TEST(work_cancelled_while_queued, unit, 20) {
+  atomic_store(&ran_after_cancel, 0);
+  ASSERT_OK(uvgo_run(NULL, cancel_queued_main, NULL));
+  ASSERT_EQ(atomic_load(&ran_after_cancel), 0);
+}
+
+/* Cancelled while running: the task waits for the job to finish. */
+static _Atomic int long_job_done;
+static void long_job(void *arg) {
+  (void)arg;
+  uv_sleep(60);
+  atomic_store(&long_job_done, 1);
+}
+static void cancel_running_task(void *arg) {
+  (void)arg;
+  ASSERT_ERR(uvgo_work(NULL, long_job, NULL), UV_ECANCELED);
+  /* The job had finished before the call returned. */
+  ASSERT_EQ(atomic_load(&long_job_done), 1);
+}
+static void cancel_running_main(void *arg) {
+  (void)arg;
+  uvgo_ctx *c;
+  ASSERT_OK(uvgo_ctx_with_cancel(uvgo_ctx_current(), &c));
+  ASSERT_OK(uvgo_go_ctx(c, cancel_running_task, NULL));
+  ASSERT_OK(uvgo_sleep(20));
+  ASSERT_OK(uvgo_ctx_cancel(c));
+  ASSERT_OK(uvgo_ctx_release(c));
+}
+
+UVGO_TEST(work_cancelled_while_running_waits_for_it, unit, 20) {
+  atomic_store(&long_job_done, 0);
+  ASSERT_OK(uvgo_run(NULL, cancel_running_main, NULL));
+}
+
+/* WaitGroup wait and mutex lock are not cancellation points; their _ctx
+ * variants are bounded by the context given. */
+static void wg_not_cancellation_point(void *arg) {
+  uvgo_wg *wg = arg;
+  ASSERT_OK(uvgo_wg_wait(wg)); /* returns only when the count is zero */
+  uvgo_ctx *c;
+  ASSERT_OK(uvgo_ctx_with_timeout(uvgo_ctx_background(), 10, &c));
+  uvgo_wg other = UVGO_WG_INIT;
+  ASSERT_OK(uvgo_wg_add(&other, 1));
+  ASSERT_ERR(uvgo_wg_wait_ctx(&other, c), UV_ETIMEDOUT);
+  uvgo_mutex m = UVGO_MUTEX_INIT;
+  ASSERT_OK(uvgo_mutex_lock(&m));
+  ASSERT_OK(uvgo_ctx_release(c));
+  ASSERT_OK(uvgo_ctx_with_cancel(uvgo_ctx_background(), &c));
+  ASSERT_OK(uvgo_ctx_cancel(c));
+  uvgo_sem s = UVGO_SEM_INIT(1);
+  ASSERT_OK(uvgo_sem_acquire(&s, 1));
+  ASSERT_ERR(uvgo_sem_acquire_ctx(&s, 1, c), UV_ECANCELED);
+  ASSERT_OK(uvgo_mutex_unlock(&m));
+  ASSERT_OK(uvgo_ctx_release(c));
+  ASSERT_OK(uvgo_wg_done(&other));
+}
+static void release_wg(void *arg) {
+  uvgo_sleep(30);
+  ASSERT_OK(uvgo_wg_done(arg));
+}
+static void sync_ctx_main(void *arg) {
+  (void)arg;
+  static uvgo_wg wg = UVGO_WG_INIT;
+  ASSERT_OK(uvgo_wg_add(&wg, 1));
+  uvgo_ctx *c;
+  ASSERT_OK(uvgo_ctx_with_cancel(uvgo_ctx_current(), &c));
+  ASSERT_OK(uvgo_go_ctx(c, wg_not_cancellation_point, &wg));
+  ASSERT_OK(uvgo_sleep(5));
+  ASSERT_OK(uvgo_ctx_cancel(c)); /* the task's ctx ends; its wg wait goes on */
+  ASSERT_OK(uvgo_ctx_release(c));
+  ASSERT_OK(uvgo_go(release_wg, &wg));
+}
+
+UVGO_TEST(sync_waits_are_not_cancellation_points, unit, 20) {
+  ASSERT_OK(uvgo_run(NULL, sync_ctx_main, NULL));
 }

@@ -20,6 +20,11 @@
 
 #include "common.h"
 
+#ifndef UVGO_CTX_TYPEDEF
+#define UVGO_CTX_TYPEDEF
+typedef struct uvgo_ctx uvgo_ctx;
+#endif
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -57,6 +62,9 @@ UVGO_EXTERN int uvgo_wg_wait(uvgo_wg *wg);
  * @return as uvgo_wg_wait, or UV_ETIMEDOUT (the counter was still not zero;
  * nothing changed). Task or plain thread. */
 UVGO_EXTERN int uvgo_wg_wait_timeout(uvgo_wg *wg, uint64_t ms);
+/* Wait bounded by ctx: UV_ECANCELED / UV_ETIMEDOUT when it ends first (the
+ * counter is left as it is). Not ended by the task's own context. */
+UVGO_EXTERN int uvgo_wg_wait_ctx(uvgo_wg *wg, uvgo_ctx *ctx);
 
 /* --- Mutex (Go's sync.Mutex) --- */
 
@@ -82,6 +90,10 @@ UVGO_EXTERN int uvgo_mutex_lock(uvgo_mutex *m);
 /* uvgo_mutex_lock bounded by ms milliseconds.
  * @return as uvgo_mutex_lock, or UV_ETIMEDOUT (not acquired). */
 UVGO_EXTERN int uvgo_mutex_lock_timeout(uvgo_mutex *m, uint64_t ms);
+/* Lock bounded by ctx: UV_ECANCELED / UV_ETIMEDOUT (not locked) when it
+ * ends first. Check the result: an ignored error would run the critical
+ * section unlocked. */
+UVGO_EXTERN int uvgo_mutex_lock_ctx(uvgo_mutex *m, uvgo_ctx *ctx);
 /* Lock only if free now. @return 0; UV_EBUSY (held, or being handed to a
  * starving waiter); UV_EINVAL (NULL). Any thread; never blocks. */
 UVGO_EXTERN int uvgo_mutex_trylock(uvgo_mutex *m);
@@ -138,6 +150,9 @@ UVGO_EXTERN int uvgo_sem_acquire_timeout(uvgo_sem *sem, int64_t n,
 /* Take n tokens only if that needs no wait (and nobody waits before us).
  * @return 0; UV_EAGAIN (would block); UV_EINVAL (as uvgo_sem_acquire).
  * Any thread; never blocks. */
+/* Acquire bounded by ctx: UV_ECANCELED / UV_ETIMEDOUT (nothing acquired)
+ * when it ends first. */
+UVGO_EXTERN int uvgo_sem_acquire_ctx(uvgo_sem *sem, int64_t n, uvgo_ctx *ctx);
 UVGO_EXTERN int uvgo_sem_try_acquire(uvgo_sem *sem, int64_t n);
 /* Give back n tokens, waking waiters in FIFO order while they fit.
  * @return 0; UV_EINVAL (NULL, n < 0, or more than are held: misuse,

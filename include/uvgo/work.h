@@ -11,6 +11,11 @@
 
 #include "runtime.h"
 
+#ifndef UVGO_CTX_TYPEDEF
+#define UVGO_CTX_TYPEDEF
+typedef struct uvgo_ctx uvgo_ctx;
+#endif
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -21,13 +26,16 @@ extern "C" {
  * task-only functions (it is not a task). Results travel through arg, and
  * are visible to the caller when this returns.
  *
- * Not a cancellation point. The context variant of DESIGN.md,
- * uvgo_work(ctx, fn, arg), will arrive with contexts: a cancelled call
- * still keeps the task parked until the pool calls back, because the
- * request's memory is libuv's until then (DESIGN.md, In-flight requests).
- * @return 0; UV_EINVAL (NULL fn); UVGO_ENOTTASK (not called from a task);
- * a libuv error from uv_queue_work. Task-only. */
-UVGO_EXTERN int uvgo_work(void (*fn)(void *arg), void *arg);
+ * A cancellation point under the task's context and ctx (NULL: the
+ * task's only). When either ends first, a job the pool has not started is
+ * withdrawn (fn never runs); a started one runs to its end, since a thread
+ * cannot be stopped. Either way the task stays parked until the pool has
+ * called back — the request's memory is libuv's until then (DESIGN.md,
+ * In-flight requests) — and then gets UV_ECANCELED / UV_ETIMEDOUT.
+ * @return 0; UV_ECANCELED / UV_ETIMEDOUT; UV_EINVAL (NULL fn);
+ * UVGO_ENOTTASK (not called from a task); a libuv error from
+ * uv_queue_work. Task-only. */
+UVGO_EXTERN int uvgo_work(uvgo_ctx *ctx, void (*fn)(void *arg), void *arg);
 
 #ifdef __cplusplus
 }
