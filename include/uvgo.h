@@ -14,5 +14,6 @@
 #include "uvgo/ctx.h"
 #include "uvgo/sync.h"
 #include "uvgo/work.h"
+#include "uvgo/group.h"
 
 #endif
