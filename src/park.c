@@ -133,8 +133,9 @@ int uvgo__parker_wait_ex(uvgo__parker *p, uint64_t deadline_ms,
   if (wait_deadline != UVGO__NO_DEADLINE) {
     p->deadline.fire = on_deadline;
     if (uvgo__timer_add(&w->timers, &p->deadline, wait_deadline) != 0 &&
-        uvgo__parker_claim(p, UVGO__WAKE_TIMEOUT)) {
-      /* No room in the heap: time out now rather than sleep forever. */
+        uvgo__parker_claim(p, UV_ENOMEM)) {
+      /* No memory to grow the heap: fail the call rather than sleep past
+       * its deadline (or return early as if it had passed). */
       for (int i = 0; i < n; i++)
         uvgo__ctx_unwatch(scopes[i], &p->watch[i]);
       uvgo__parker_abandon(p);

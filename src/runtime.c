@@ -115,8 +115,8 @@ void uvgo__rt_check_deadlock(uvgo_rt *rt, uvgo__worker *self) {
     return;
   self->probe_activity = now_activity;
   self->deadlock_probe.fire = on_deadlock_probe;
-  uvgo__timer_add(&self->timers, &self->deadlock_probe,
-                  uvgo__deadline_after(DEADLOCK_GRACE_MS));
+  uvgo__timer_add_reserved(&self->timers, &self->deadlock_probe,
+                           uvgo__deadline_after(DEADLOCK_GRACE_MS));
 }
 
 void uvgo__rt_task_finished(uvgo_rt *rt, bool was_main) {

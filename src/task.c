@@ -164,9 +164,9 @@ static bool start_task(uvgo__worker *w, uvgo_task *t) {
      * must not be lost. Park it and retry shortly. */
     uvgo__taskq_push(&w->starving, t);
     if (!uvgo__timer_pending(&w->starve_retry)) {
-      uvgo__timer_entry_init(&w->starve_retry, on_starve_retry);
-      uvgo__timer_add(&w->timers, &w->starve_retry,
-                      uvgo__deadline_after(STARVE_RETRY_MS));
+      w->starve_retry.fire = on_starve_retry;
+      uvgo__timer_add_reserved(&w->timers, &w->starve_retry,
+                               uvgo__deadline_after(STARVE_RETRY_MS));
     }
     return false;
   }

@@ -79,12 +79,17 @@ static void rearm(uvgo__timers *t) {
   t->armed_for = first;
 }
 
-int uvgo__timers_init(uvgo__timers *t, uv_loop_t *loop) {
-  t->heap = NULL;
-  t->len = t->cap = 0;
+/* Slots kept free for uvgo__timer_add_reserved. */
+#define RESERVED_SLOTS 2
+#define INITIAL_SLOTS 64
+
+int uvgo__timers_init(uvgo__timers *t) {
+  t->len = 0;
   t->next_seq = 0;
   t->armed_for = UVGO__NO_DEADLINE;
-  return uv_timer_init(loop, &t->handle);
+  t->heap = uvgo__malloc(INITIAL_SLOTS * sizeof *t->heap);
+  t->cap = t->heap != NULL ? INITIAL_SLOTS : 0;
+  return t->heap != NULL ? 0 : UV_ENOMEM;
 }
 
 void uvgo__timers_dispose(uvgo__timers *t) {
@@ -99,22 +104,41 @@ void uvgo__timers_dispose(uvgo__timers *t) {
   t->len = t->cap = 0;
 }
 
+static int grow(uvgo__timers *t) {
+  size_t cap = t->cap ? t->cap * 2 : INITIAL_SLOTS;
+  uvgo__timer_entry **heap = uvgo__realloc(t->heap, cap * sizeof *heap);
+  if (heap == NULL)
+    return UV_ENOMEM;
+  t->heap = heap;
+  t->cap = cap;
+  return 0;
+}
+
+static void insert(uvgo__timers *t, uvgo__timer_entry *e, uint64_t deadline_ms);
+
 int uvgo__timer_add(uvgo__timers *t, uvgo__timer_entry *e,
                     uint64_t deadline_ms) {
-  if (t->len == t->cap) {
-    size_t cap = t->cap ? t->cap * 2 : 64;
-    uvgo__timer_entry **heap = uvgo__realloc(t->heap, cap * sizeof *heap);
-    if (heap == NULL)
-      return UV_ENOMEM;
-    t->heap = heap;
-    t->cap = cap;
-  }
+  if (t->len + RESERVED_SLOTS >= t->cap && grow(t) != 0)
+    return UV_ENOMEM;
+  insert(t, e, deadline_ms);
+  return 0;
+}
+
+int uvgo__timer_add_reserved(uvgo__timers *t, uvgo__timer_entry *e,
+                             uint64_t deadline_ms) {
+  if (t->len == t->cap && grow(t) != 0)
+    return UV_ENOMEM;
+  insert(t, e, deadline_ms);
+  return 0;
+}
+
+static void insert(uvgo__timers *t, uvgo__timer_entry *e,
+                   uint64_t deadline_ms) {
   e->deadline_ms = deadline_ms;
   e->seq = t->next_seq++;
   place(t, t->len++, e);
   sift_up(t, e->index);
   rearm(t);
-  return 0;
 }
 
 void uvgo__timer_remove(uvgo__timers *t, uvgo__timer_entry *e) {

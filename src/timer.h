@@ -51,7 +51,9 @@ static inline bool uvgo__timer_pending(const uvgo__timer_entry *e) {
   return e->index != UVGO__TIMER_IDLE;
 }
 
-int uvgo__timers_init(uvgo__timers *t, uv_loop_t *loop);
+/* Allocates the heap up front; the owner then uv_timer_init()s
+ * t->handle on its loop. @return 0, or UV_ENOMEM. */
+int uvgo__timers_init(uvgo__timers *t);
 /* Drops every pending entry and frees the heap; the handle is closed by
  * the worker. */
 void uvgo__timers_dispose(uvgo__timers *t);
@@ -59,6 +61,11 @@ void uvgo__timers_dispose(uvgo__timers *t);
  * @return 0 or UV_ENOMEM (heap growth failed; e stays idle). */
 int uvgo__timer_add(uvgo__timers *t, uvgo__timer_entry *e,
                     uint64_t deadline_ms);
+/* The same for the worker's own housekeeping entries (stack retry,
+ * deadlock probe): the heap always keeps room for these, so they cannot
+ * fail once the heap exists. */
+int uvgo__timer_add_reserved(uvgo__timers *t, uvgo__timer_entry *e,
+                             uint64_t deadline_ms);
 /* Remove e if pending. O(log n). */
 void uvgo__timer_remove(uvgo__timers *t, uvgo__timer_entry *e);
 /* Fire every due entry (the uv timer callback does this). */

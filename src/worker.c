@@ -347,7 +347,7 @@ static int init_handles(uvgo__worker *w) {
     return err;
   uv_check_init(w->loop, &w->check);
   uv_idle_init(w->loop, &w->idle);
-  uvgo__timers_init(&w->timers, w->loop);
+  uv_timer_init(w->loop, &w->timers.handle);
   w->check.data = w->idle.data = w->async.data = w->timers.handle.data = w;
   w->handles_open = 4;
   uv_check_start(&w->check, on_check);
@@ -379,12 +379,16 @@ int uvgo__worker_new(uvgo_rt *rt, unsigned id, uv_loop_t *host_loop,
   /* Worker 0 starts with main queued; the others start with nothing. */
   atomic_store(&w->stuck, id != 0);
   uvgo__timer_entry_init(&w->deadlock_probe, NULL);
+  uvgo__timer_entry_init(&w->starve_retry, NULL);
   int err = uvgo__stack_pool_new(rt->cfg.stack_size, &w->stacks);
   if (err != 0)
     goto fail_free;
+  err = uvgo__timers_init(&w->timers);
+  if (err != 0)
+    goto fail_stacks;
   if (uv_mutex_init(&w->inbox_lock) != 0) {
     err = UV_ENOMEM;
-    goto fail_stacks;
+    goto fail_timers;
   }
   if (host_loop != NULL) {
     w->loop = host_loop;
@@ -404,6 +408,8 @@ fail_loop:
     uv_loop_close(w->loop);
 fail_mutex:
   uv_mutex_destroy(&w->inbox_lock);
+fail_timers:
+  uvgo__timers_dispose(&w->timers);
 fail_stacks:
   uvgo__stack_pool_free(w->stacks);
 fail_free:
