@@ -10,7 +10,8 @@ alternately, --runs times each; the table shows the median of each metric,
 and the ratio uvgo/go. For throughput units (MB/s, req/s, x) higher is
 better, for everything else lower is better.
 
-A workload that a binary does not know (exit code 2, or `UNKNOWN` on
+Without workload names, every workload either binary lists (`--list`) is
+run. A workload that a binary does not know (exit code 2, or `UNKNOWN` on
 stdout) is reported as not implemented there. The exit status is 0 unless a
 binary crashed (any other non-zero exit, a signal, or a timeout).
 
@@ -203,8 +204,9 @@ def main():
 def compare(args, uvgo, gobin):
     wanted = [w for w in args.only.split(",") if w] + list(args.workloads)
     if not wanted:
-        wanted = (list_workloads(gobin) or list_workloads(uvgo)
-                  or DEFAULT_WORKLOADS)
+        # Every workload either binary knows, the Go twin's order first.
+        wanted = ((list_workloads(gobin) or DEFAULT_WORKLOADS)
+                  + (list_workloads(uvgo) or []))
     seen = set()
     wanted = [w for w in wanted if not (w in seen or seen.add(w))]
 

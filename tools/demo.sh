@@ -13,7 +13,8 @@ fi
 dir=build/demo
 [ -d "$dir" ] || meson setup "$dir" --buildtype=release -Dtests=false -Dbenchmarks=false >/dev/null
 ninja -C "$dir" >/dev/null
-for demo in goroutine_hello loop_variable fs_stat_park; do
+for demo in goroutine_hello chan_pipeline chan_fanout select_timeout fetch_user_leak \
+            pool_profiles process_batch; do
   echo "== examples/$demo.c"
   "$dir/examples/$demo"
 done
