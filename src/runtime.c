@@ -148,6 +148,8 @@ static int check_config(const uvgo_config *in, bool attached,
   return 0;
 }
 
+static void finish_loop(uvgo__worker *w);
+
 static void free_rt(uvgo_rt *rt) {
   if (rt->root != NULL)
     uvgo_ctx_release(rt->root);
@@ -190,13 +192,22 @@ static int rt_new(const uvgo_config *cfg, uv_loop_t *host_loop, uvgo_rt **out) {
     free_rt(rt);
     return UV_ENOMEM;
   }
-  for (unsigned i = 0; i < rt->cfg.workers; i++) {
+  /* Worker 0 last: if anything fails, nothing has touched the host's loop
+   * yet, and the workers made so far own their loops and can be closed
+   * right here. */
+  rt->nworkers = rt->cfg.workers;
+  for (unsigned i = rt->cfg.workers; i-- > 0;) {
     err = uvgo__worker_new(rt, i, i == 0 ? host_loop : NULL, &rt->workers[i]);
     if (err != 0) {
-      free_rt(rt); /* nworkers counts the ones made */
+      for (unsigned j = i + 1; j < rt->cfg.workers; j++) {
+        finish_loop(rt->workers[j]);
+        uvgo__worker_free(rt->workers[j]);
+        rt->workers[j] = NULL;
+      }
+      rt->nworkers = 0;
+      free_rt(rt);
       return err;
     }
-    rt->nworkers = i + 1;
   }
   *out = rt;
   return 0;
