@@ -15,5 +15,6 @@
 #include "uvgo/sync.h"
 #include "uvgo/work.h"
 #include "uvgo/group.h"
+#include "uvgo/diag.h"
 
 #endif

@@ -9,6 +9,10 @@ int uvgo__parker_prepare(uvgo__parker *p, const char *call) {
   uvgo__timer_entry_init(&p->deadline, NULL);
   if (p->task != NULL) {
     p->task->block_call = call;
+    /* The site macros (diag.h) left the caller's file:line here. */
+    p->task->block_file = uvgo_call_site_tls.file;
+    p->task->block_line = uvgo_call_site_tls.line;
+    p->task->block_object = uvgo_call_site_tls.object;
     atomic_store_explicit(&p->task->state, UVGO__TASK_PARKING,
                           memory_order_release);
     return 0;

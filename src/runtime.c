@@ -151,6 +151,7 @@ static int check_config(const uvgo_config *in, bool attached,
 static void finish_loop(uvgo__worker *w);
 
 static void free_rt(uvgo_rt *rt) {
+  uvgo__registry_remove(rt);
   if (rt->root != NULL)
     uvgo_ctx_release(rt->root);
   if (rt->workers != NULL) {
@@ -209,6 +210,7 @@ static int rt_new(const uvgo_config *cfg, uv_loop_t *host_loop, uvgo_rt **out) {
       return err;
     }
   }
+  uvgo__registry_add(rt);
   *out = rt;
   return 0;
 }
@@ -281,19 +283,10 @@ static void finish_loop(uvgo__worker *w) {
     uv_loop_close(w->loop);
 }
 
-static void report_leftover(uvgo_task *t, unsigned *reported) {
-  if ((*reported)++ < 20)
-    fprintf(stderr, "  task %s%s%sspawned at %s:%d%s%s\n",
-            t->name[0] ? "\"" : "", t->name, t->name[0] ? "\" " : "",
-            t->spawn_file, t->spawn_line, t->block_call ? ", blocked in " : "",
-            t->block_call ? t->block_call : "");
-}
-
-static void free_unstarted(uvgo__worker *w, uvgo__taskq *q, unsigned *count) {
+static void free_unstarted(uvgo__worker *w, uvgo__taskq *q) {
   for (uvgo_task *t; (t = uvgo__taskq_pop(q)) != NULL;) {
     if (t->stack != NULL)
       continue; /* started: freed from the live list */
-    report_leftover(t, count);
     uvgo__free(t->copy_heap);
     if (t->ctx != NULL)
       uvgo_ctx_release(t->ctx);
@@ -305,25 +298,30 @@ static void free_unstarted(uvgo__worker *w, uvgo__taskq *q, unsigned *count) {
  * goroutines when main returns; their stacks and records are freed
  * without running them further. */
 static void reap_leftovers(uvgo_rt *rt) {
-  unsigned count = 0;
-  if (atomic_load(&rt->deadlocked))
+  size_t live = uvgo_task_count(rt);
+  if (atomic_load(&rt->deadlocked)) {
     fprintf(stderr, "uvgo: all tasks are asleep - deadlock!\n");
+    uvgo__report_tasks(rt, stderr, NULL, 50);
+  } else if (live > 0) {
+    fprintf(stderr, "uvgo: main returned with %zu task%s still alive\n", live,
+            live == 1 ? "" : "s");
+    uvgo__report_tasks(rt, stderr, NULL, 50);
+  }
   for (unsigned i = 0; i < rt->nworkers; i++) {
     uvgo__worker *w = rt->workers[i];
     uv_mutex_lock(&w->inbox_lock);
-    free_unstarted(w, &w->inbox, &count);
+    free_unstarted(w, &w->inbox);
     uv_mutex_unlock(&w->inbox_lock);
-    free_unstarted(w, &w->ready, &count);
-    free_unstarted(w, &w->starving, &count);
+    free_unstarted(w, &w->ready);
+    free_unstarted(w, &w->starving);
     for (uvgo_task *t; (t = uvgo__runq_get(w)) != NULL;) {
       uvgo__taskq q = {t, t};
       t->next = NULL;
-      free_unstarted(w, &q, &count);
+      free_unstarted(w, &q);
     }
     while (w->all_tasks != NULL) {
       uvgo_task *t = w->all_tasks;
       w->all_tasks = t->all_next;
-      report_leftover(t, &count);
       uvgo__fiber_destroy(&t->fiber);
       uvgo__stack_put(w->stacks, t->stack);
       uvgo__free(t->locals);
@@ -334,11 +332,8 @@ static void reap_leftovers(uvgo_rt *rt) {
     }
   }
   uv_mutex_lock(&rt->global_lock);
-  free_unstarted(rt->workers[0], &rt->global_q, &count);
+  free_unstarted(rt->workers[0], &rt->global_q);
   uv_mutex_unlock(&rt->global_lock);
-  if (count > 0 && !atomic_load(&rt->deadlocked))
-    fprintf(stderr, "uvgo: main returned with %u task%s still alive\n", count,
-            count == 1 ? "" : "s");
 }
 
 int uvgo_run(const uvgo_config *cfg, uvgo_fn main_fn, void *arg) {
@@ -365,7 +360,15 @@ int uvgo_run(const uvgo_config *cfg, uvgo_fn main_fn, void *arg) {
     rt->main_task = w0->ready.tail;
   if (err == 0)
     err = start_threads(rt);
+  if (err == 0)
+    err = uvgo__watchdog_start(rt);
+  bool sigquit = false;
+  if (err == 0 && rt->cfg.dump_on_sigquit) {
+    err = uvgo__sigquit_start();
+    sigquit = err == 0;
+  }
   if (err != 0) {
+    uvgo__watchdog_stop(rt);
     rt->cfg.exit_when_main_returns = 1;
     atomic_fetch_or(&rt->live, UVGO__RT_STOPPED);
     stop_all_workers(rt);
@@ -384,6 +387,9 @@ int uvgo_run(const uvgo_config *cfg, uvgo_fn main_fn, void *arg) {
   uvgo__altstack_thread_init();
 
   uv_run(w0->loop, UV_RUN_DEFAULT);
+  if (sigquit)
+    uvgo__sigquit_stop();
+  uvgo__watchdog_stop(rt);
   join_threads(rt);
   for (unsigned i = 0; i < rt->nworkers; i++)
     finish_loop(rt->workers[i]);
@@ -409,6 +415,48 @@ static bool loop_attached(uv_loop_t *loop, int *free_slot) {
   return false;
 }
 
+/* Undo a partly made attached runtime: stop extra workers, close worker
+ * 0's handles on the host loop (the runtime is freed by the last close
+ * callback, in the host's next uv_run). */
+static void abandon_attached(uvgo_rt *rt) {
+  atomic_fetch_or(&rt->live, UVGO__RT_STOPPED);
+  for (unsigned i = 1; i < rt->nworkers; i++)
+    uvgo__worker_request_stop(rt->workers[i]);
+  join_threads(rt);
+  for (unsigned i = 1; i < rt->nworkers; i++)
+    finish_loop(rt->workers[i]);
+  uvgo__tls_worker = NULL;
+  rt->closing = true;
+  uvgo__worker_close_handles(rt->workers[0]);
+  stop_signals(rt);
+}
+
+static int start_attached(uvgo_rt *rt, uv_loop_t *loop, const uvgo_config *cfg) {
+  int err = 0;
+  if (cfg != NULL && cfg->catch_stack_overflow)
+    err = uvgo__overflow_handler_install();
+  if (err == 0 && rt->cfg.cancel_on_signal) {
+    /* Asked for in attach mode: the handlers must not keep the host's
+     * loop alive. */
+    err = start_signals(rt, loop);
+    if (err == 0) {
+      uv_unref((uv_handle_t *)&rt->signals[0]);
+      uv_unref((uv_handle_t *)&rt->signals[1]);
+    }
+  }
+  if (err != 0)
+    return err;
+  uvgo__foreign_thread_leave();
+  uvgo__tls_worker = rt->workers[0];
+  uvgo__fiber_init_thread(&rt->workers[0]->sched_fiber);
+  err = start_threads(rt);
+  if (err == 0)
+    err = uvgo__watchdog_start(rt);
+  if (err == 0 && rt->cfg.dump_on_sigquit && (err = uvgo__sigquit_start()) != 0)
+    uvgo__watchdog_stop(rt);
+  return err;
+}
+
 int uvgo_rt_attach(uv_loop_t *loop, const uvgo_config *cfg, uvgo_rt **out) {
   if (loop == NULL || out == NULL)
     return UVGO__MISUSE(UV_EINVAL, "uvgo_rt_attach with a NULL loop or out");
@@ -421,39 +469,15 @@ int uvgo_rt_attach(uv_loop_t *loop, const uvgo_config *cfg, uvgo_rt **out) {
     uv_mutex_unlock(&attach_lock);
     return UVGO__MISUSE(UV_EBUSY, "loop already has a uvgo runtime");
   }
-  uvgo_rt *rt;
+  uvgo_rt *rt = NULL;
   int err = rt_new(cfg, loop, &rt);
-  if (err == 0 && cfg != NULL && cfg->catch_stack_overflow)
-    err = uvgo__overflow_handler_install();
-  if (err == 0 && rt->cfg.cancel_on_signal) {
-    /* Asked for in attach mode: the handlers must not keep the host's
-     * loop alive. */
-    err = start_signals(rt, loop);
-    if (err == 0) {
-      uv_unref((uv_handle_t *)&rt->signals[0]);
-      uv_unref((uv_handle_t *)&rt->signals[1]);
-    }
-  }
   if (err == 0) {
-    uvgo__foreign_thread_leave();
-    uvgo__tls_worker = rt->workers[0];
-    uvgo__fiber_init_thread(&rt->workers[0]->sched_fiber);
-    err = start_threads(rt);
-    if (err != 0) {
-      atomic_fetch_or(&rt->live, UVGO__RT_STOPPED);
-      for (unsigned i = 1; i < rt->nworkers; i++)
-        uvgo__worker_request_stop(rt->workers[i]);
-      join_threads(rt);
-      for (unsigned i = 1; i < rt->nworkers; i++)
-        finish_loop(rt->workers[i]);
-      uvgo__tls_worker = NULL;
-      /* Worker 0's handles live on the host loop: close them there. */
-      rt->closing = true;
-      uvgo__worker_close_handles(rt->workers[0]);
-    }
+    err = start_attached(rt, loop, cfg);
+    if (err != 0)
+      abandon_attached(rt);
+    else
+      attached_loops[slot] = loop;
   }
-  if (err == 0)
-    attached_loops[slot] = loop;
   uv_mutex_unlock(&attach_lock);
   if (err == 0)
     *out = rt;
@@ -544,6 +568,9 @@ int uvgo_rt_close(uvgo_rt *rt) {
   uvgo__worker *w0 = rt->workers[0];
   if (uvgo__tls_worker == w0)
     uvgo__tls_worker = NULL;
+  if (rt->cfg.dump_on_sigquit)
+    uvgo__sigquit_stop();
+  uvgo__watchdog_stop(rt);
   atomic_store(&w0->stop, 1);
   uvgo__worker_close_handles(w0);
   /* After: libuv runs close callbacks last-closed first, and the runtime

@@ -8,6 +8,8 @@
 #include "stack.h"
 #include "timer.h"
 
+#include <stdio.h>
+
 #define UVGO__TASK_MAGIC 0x7461736bu /* "task" */
 #define UVGO__RT_MAGIC 0x72756e74u   /* "runt" */
 #define UVGO__DEAD_MAGIC 0xdeadbeefu
@@ -64,6 +66,9 @@ struct uvgo_task {
   const char *spawn_file;
   int spawn_line;
   const char *block_call;   /* what it is parked in, for dumps */
+  const char *block_file;   /* where that call was made (site macros) */
+  int block_line;
+  const void *block_object; /* the channel, mutex, … it waits on */
   void **locals;            /* task-local slots, allocated on first set */
   uvgo_ctx *ctx;            /* its context (a reference it holds) */
   uvgo_ctx *cancel_scope;   /* ctx's nearest cancellable node, or NULL */
@@ -101,6 +106,8 @@ struct uvgo__worker {
   int handles_open;         /* close callbacks still to come */
   uvgo__fiber sched_fiber;  /* the loop thread's own stack */
   uvgo_task *current;       /* running task, or NULL */
+  _Atomic(uvgo_task *) watch_current; /* the same, for the watchdog */
+  _Atomic int tasks_lock;   /* guards all_tasks against dumps */
   uvgo__stack_pool *stacks;
   uvgo__taskq ready;        /* started tasks to resume: owner-only */
   uvgo__runq runq;          /* new tasks: stealable */
@@ -154,6 +161,12 @@ struct uvgo_rt {
   _Atomic uint64_t activity; /* bumped by every inbox push and every worker
                                leaving the stuck state (deadlock check) */
   uv_barrier_t *start_barrier;
+  uvgo_rt *registry_next;   /* all runtimes of the process, for dumps */
+  uv_thread_t watchdog;     /* cfg.watchdog_ms monitor */
+  bool watchdog_on;
+  uv_mutex_t watchdog_lock;
+  uv_cond_t watchdog_cond;
+  bool watchdog_stop;
 };
 #define UVGO__RT_STOPPED (UINT64_C(1) << 62)
 
@@ -235,6 +248,19 @@ void uvgo__rt_check_deadlock(uvgo_rt *rt, uvgo__worker *self);
 /* Live tasks (not counting references). */
 uint64_t uvgo__rt_live_tasks(const uvgo_rt *rt);
 bool uvgo__rt_has_refs(const uvgo_rt *rt);
+
+/* --- diagnostics (diag.c) --- */
+void uvgo__tasks_lock(uvgo__worker *w);
+void uvgo__tasks_unlock(uvgo__worker *w);
+void uvgo__registry_add(uvgo_rt *rt);
+void uvgo__registry_remove(uvgo_rt *rt);
+/* Describe the tasks of rt to out (the deadlock and leftover reports). */
+unsigned uvgo__report_tasks(uvgo_rt *rt, FILE *out, const uvgo_task *skip,
+                            unsigned max);
+int uvgo__watchdog_start(uvgo_rt *rt);
+void uvgo__watchdog_stop(uvgo_rt *rt);
+int uvgo__sigquit_start(void);
+void uvgo__sigquit_stop(void);
 
 /* --- plain threads taking part (foreign.c) --- */
 /* Non-worker threads that used uvgo's blocking or waking calls, alive and

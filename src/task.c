@@ -30,6 +30,7 @@ static uvgo_task *task_record_alloc(uvgo__worker *w) {
   t->home = NULL;
   t->next = NULL;
   t->block_call = NULL;
+  t->block_file = NULL;
   t->locals = NULL;
   t->copy_heap = NULL;
   t->ctx = NULL;
@@ -173,13 +174,17 @@ static bool start_task(uvgo__worker *w, uvgo_task *t) {
   t->home = w;
   uvgo__stack_set_owner(t->stack, t->spawn_file, t->spawn_line);
   uvgo__fiber_make(&t->fiber, t->stack, task_entry, t);
+  uvgo__tasks_lock(w);
   link_live(w, t);
+  uvgo__tasks_unlock(w);
   atomic_fetch_add_explicit(&w->n_spawns, 1, memory_order_relaxed);
   return true;
 }
 
 static void finish_task(uvgo__worker *w, uvgo_task *t) {
+  uvgo__tasks_lock(w);
   unlink_live(w, t);
+  uvgo__tasks_unlock(w);
   uvgo__fiber_destroy(&t->fiber);
   uvgo__stack_put(w->stacks, t->stack);
   t->stack = NULL;
@@ -198,9 +203,11 @@ void uvgo__task_resume(uvgo__worker *w, uvgo_task *t) {
     return;
   atomic_store_explicit(&t->state, UVGO__TASK_RUNNING, memory_order_relaxed);
   w->current = t;
+  atomic_store_explicit(&w->watch_current, t, memory_order_release);
   atomic_fetch_add_explicit(&w->n_switches, 1, memory_order_relaxed);
   uvgo__fiber_switch(&w->sched_fiber, &t->fiber);
   w->current = NULL;
+  atomic_store_explicit(&w->watch_current, NULL, memory_order_relaxed);
   int s = atomic_load_explicit(&t->state, memory_order_acquire);
   switch (s) {
   case UVGO__TASK_YIELDING:
@@ -348,6 +355,9 @@ int uvgo_park(void) {
   if (atomic_compare_exchange_strong(&t->permit, &v, PERMIT_NONE))
     return 0;
   t->block_call = "uvgo_park";
+  t->block_file = uvgo_call_site_tls.file;
+  t->block_line = uvgo_call_site_tls.line;
+  t->block_object = NULL;
   atomic_store_explicit(&t->state, UVGO__TASK_PARKING, memory_order_release);
   v = PERMIT_NONE;
   if (!atomic_compare_exchange_strong(&t->permit, &v, PERMIT_PARKED)) {

@@ -167,7 +167,7 @@ static void *counting_calloc(size_t count, size_t size) {
 
 /* Hook for later layers: checks that run after every case (live tasks,
  * runtimes left open). Weak so the harness links without them. */
-__attribute__((weak)) int uvgo_test_extra_leak_check(char *why, size_t cap);
+#pragma weak uvgo_test_extra_leak_check
 
 int uvgo_test_run_as_case(const char *name, uvgo_test_fn fn) {
   if (uvgo_replace_allocator(counting_malloc, counting_realloc,

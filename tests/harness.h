@@ -141,6 +141,10 @@ long uvgo_test_allocation_count(void);
 /* Skip the end-of-case leak check (a case that deliberately leaks). */
 void uvgo_test_expect_leaks(void);
 
+/* Optional end-of-case check a test file may define (weak in the harness):
+ * non-zero with a reason in why fails the case. */
+int uvgo_test_extra_leak_check(char *why, size_t cap);
+
 /* Run fn with the case wrapper (counting allocator, leak checks); returns
  * the exit code a case would have. */
 int uvgo_test_run_as_case(const char *name, uvgo_test_fn fn);

@@ -38,6 +38,10 @@ typedef struct uvgo_config {
   /* Attach mode: install the stack-overflow reporter (a SIGSEGV handler
    * that chains to the host's). uvgo_run always installs it. */
   int catch_stack_overflow;
+  /* Report any task that has run longer than this many milliseconds
+   * without reaching a switch point (it hogs its worker: there is no
+   * preemption). 0 = off. The monitor thread wakes every watchdog_ms / 4. */
+  unsigned watchdog_ms;
 } uvgo_config;
 
 /* Run main_fn(arg) as the first task. The calling thread becomes worker 0;
