@@ -385,3 +385,29 @@ UVGO_TEST(select_from_plain_thread, unit, 10) {
   ASSERT_OK(uvgo_chan_release(c[0]));
   ASSERT_OK(uvgo_chan_release(c[1]));
 }
+
+/* uvgo_after's cheap clock (the TSC on x86-64, calibrated per thread)
+ * never yields a deadline earlier than the precise clock's now + ms, before
+ * and after calibration and across re-anchoring. */
+UVGO_TEST(after_deadline_never_early, unit, 20) {
+  uint64_t start = uvgo_now_ms();
+  long checks = 0;
+  while (uvgo_now_ms() - start < 300) {
+    uint64_t t0 = uvgo_now_ms();
+    uvgo_chan *c = uvgo_after(2);
+    uint64_t when = 0;
+    ASSERT_OK(uvgo_chan_recv(c, &when));
+    ASSERT_UGE(when, t0 + 2);
+    ASSERT_UGE(uvgo_now_ms(), t0 + 2);
+    ASSERT_ULE(when, t0 + 20);
+    /* Many cheap readings in between, to exercise the calibrated path. */
+    for (int i = 0; i < 1000; i++) {
+      uint64_t before = uvgo_now_ms();
+      /* the tagged encoding of src/chan.h: deadline << 1 | 1 */
+      uint64_t d = (uint64_t)(uintptr_t)uvgo_after(0) >> 1;
+      ASSERT_UGE(d, before);
+    }
+    checks++;
+  }
+  ASSERT_GT(checks, 10);
+}
