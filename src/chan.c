@@ -56,15 +56,12 @@ static void chan_free(uvgo_chan *c) {
   uvgo__free(old);
 }
 
-int uvgo__chan_check(const uvgo_chan *c, const char *call) {
+int uvgo__chan_check_fail(const uvgo_chan *c, const char *call,
+                          const void *caller) {
   if (c == NULL)
-    return uvgo__misuse(UV_EINVAL, call, "NULL channel",
-                        __builtin_return_address(0));
-  if (UVGO__UNLIKELY(c->magic != UVGO__CHAN_MAGIC))
-    return uvgo__misuse(UVGO_ERELEASED, call,
-                        "channel used after its last release",
-                        __builtin_return_address(0));
-  return 0;
+    return uvgo__misuse(UV_EINVAL, call, "NULL channel", caller);
+  return uvgo__misuse(UVGO_ERELEASED, call,
+                      "channel used after its last release", caller);
 }
 
 uvgo_chan *uvgo_chan_new(size_t elem_size, size_t cap) {

@@ -127,7 +127,13 @@ static inline uint64_t uvgo__after_deadline(const uvgo_chan *c) {
 bool uvgo__after_ready(const uvgo_chan *c);
 /* True if this thread's last clock reading proves it passed (no read). */
 bool uvgo__after_ready_cached(const uvgo_chan *c);
-/* A valid, live, non-after channel: 0, or the error to return. */
-int uvgo__chan_check(const uvgo_chan *c, const char *call);
+/* A valid, live, non-after channel: 0, or the error to return. The
+ * check is inline (it runs on every operation); the report is not. */
+int uvgo__chan_check_fail(const uvgo_chan *c, const char *call,
+                          const void *caller);
+#define uvgo__chan_check(c, call)                                        \
+  (UVGO__LIKELY((c) != NULL && (c)->magic == UVGO__CHAN_MAGIC)           \
+       ? 0                                                               \
+       : uvgo__chan_check_fail((c), (call), __builtin_return_address(0)))
 
 #endif

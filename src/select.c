@@ -28,7 +28,8 @@ static inline uint32_t randn(uint32_t n) {
   return (uint32_t)(((uint64_t)fastrand() * n) >> 32);
 }
 
-static int validate(uvgo_select_case *cases, size_t n, const char *call) {
+static inline int validate(uvgo_select_case *cases, size_t n,
+                           const char *call) {
   if (cases == NULL || n == 0 || n > UVGO_SELECT_MAX)
     return uvgo__misuse(UV_EINVAL, call, "no cases, or too many",
                         __builtin_return_address(0));
@@ -197,10 +198,37 @@ static void unlock_all(uvgo_chan **locks, size_t m) {
     uvgo__chan_unlock(locks[i - 1]);
 }
 
+static int select_park(uvgo_select_case *cases, size_t n);
+
 int uvgo_select(uvgo_select_case *cases, size_t n) {
   int err = validate(cases, n, "uvgo_select");
   if (err != 0)
     return err;
+  if (n == 1) {
+    uint16_t one = 0;
+    err = poll_each(cases, &one, 1);
+    return err != UV_EAGAIN ? err : select_park(cases, n);
+  }
+  if (n <= SMALL) {
+    uint16_t order[SMALL];
+    shuffle(order, n);
+    err = poll_each(cases, order, n);
+    if (err != UV_EAGAIN)
+      return err;
+  } else {
+    /* Pass 1 without allocating, as select_try does. */
+    err = uvgo_select_try(cases, n);
+    if (err != UV_EAGAIN)
+      return err;
+  }
+  return select_park(cases, n);
+}
+
+/* Passes 2 and 3: nothing was ready in pass 1. Kept out of line so the
+ * ready path has a small frame. */
+__attribute__((noinline)) static int select_park(uvgo_select_case *cases,
+                                                 size_t n) {
+  int err;
   uint16_t order_small[SMALL];
   uvgo_chan *locks_small[SMALL];
   uvgo__waiter waiters_small[SMALL];
@@ -209,23 +237,14 @@ int uvgo_select(uvgo_select_case *cases, size_t n) {
   uvgo__waiter *waiters = waiters_small;
   void *block = NULL;
   if (n > SMALL) {
-    /* Pass 1 without allocating, as select_try does. */
-    err = uvgo_select_try(cases, n);
-    if (err != UV_EAGAIN)
-      return err;
     block = uvgo__malloc(n * (sizeof *order + sizeof *locks + sizeof *waiters));
     if (block == NULL)
       return UV_ENOMEM;
     waiters = block;
     locks = (uvgo_chan **)(waiters + n);
     order = (uint16_t *)(locks + n);
-    shuffle(order, n);
-  } else {
-    shuffle(order, n);
-    err = poll_each(cases, order, n);
-    if (err != UV_EAGAIN)
-      return err;
   }
+  shuffle(order, n);
 
   /* Pass 2: everything locked, poll again, then queue a waiter per case. */
   size_t m = collect_locks(cases, n, locks);

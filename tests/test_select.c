@@ -319,3 +319,95 @@ UVGO_TEST(timer_stop_reset_from_other_threads, unit, 10) {
   uvgo_config cfg = workers(2);
   ASSERT_OK(uvgo_run(&cfg, remote_timer_main, NULL));
 }
+
+/* More than 16 cases: the parking path allocates one block (and reports
+ * ENOMEM when it cannot); a plain thread parks on its condition variable. */
+static void big_sender(void *arg) {
+  uvgo_sleep(5);
+  int v = 99;
+  ASSERT_OK(uvgo_chan_send(arg, &v));
+}
+
+static void big_select_main(void *arg) {
+  (void)arg;
+  enum { N = 40 };
+  uvgo_chan *c[N];
+  uvgo_select_case cs[N];
+  int got = 0;
+  for (int i = 0; i < N; i++) {
+    c[i] = uvgo_chan_new(sizeof(int), 0);
+    cs[i] = UVGO_RECV_CASE(c[i], &got);
+  }
+  ASSERT_ERR(uvgo_select_try(cs, N), UV_EAGAIN);
+  uvgo_test_fail_allocation(1);
+  ASSERT_ERR(uvgo_select(cs, N), UV_ENOMEM);
+  uvgo_test_fail_allocation(0);
+  ASSERT_OK(uvgo_go(big_sender, c[27]));
+  ASSERT_EQ(uvgo_select(cs, N), 27);
+  ASSERT_EQ(got, 99);
+  for (int i = 0; i < N; i++)
+    ASSERT_OK(uvgo_chan_release(c[i]));
+}
+
+UVGO_TEST(select_many_cases_parks, unit, 10) {
+  ASSERT_OK(uvgo_run(NULL, big_select_main, NULL));
+}
+
+static void thread_select(void *arg) {
+  uvgo_chan **c = arg;
+  int got = 0;
+  uvgo_select_case cs[] = {UVGO_RECV_CASE(c[0], &got),
+                           UVGO_RECV_CASE(c[1], &got)};
+  ASSERT_EQ(uvgo_select(cs, 2), 1);
+  ASSERT_EQ(got, 5);
+  int six = 6;
+  uvgo_select_case ss[] = {UVGO_SEND_CASE(c[0], &six),
+                           UVGO_RECV_CASE(uvgo_after(10000), NULL)};
+  ASSERT_EQ(uvgo_select(ss, 2), 0);
+}
+
+static void thread_select_main(void *arg) {
+  uvgo_chan **c = arg;
+  uvgo_sleep(10); /* let the thread park */
+  int five = 5, v = 0;
+  ASSERT_OK(uvgo_chan_send(c[1], &five));
+  ASSERT_OK(uvgo_chan_recv(c[0], &v));
+  ASSERT_EQ(v, 6);
+}
+
+UVGO_TEST(select_from_plain_thread, unit, 10) {
+  uvgo_chan *c[2] = {uvgo_chan_new(sizeof(int), 0),
+                     uvgo_chan_new(sizeof(int), 0)};
+  uv_thread_t th;
+  ASSERT_OK(uv_thread_create(&th, thread_select, c));
+  ASSERT_OK(uvgo_run(NULL, thread_select_main, c));
+  uv_thread_join(&th);
+  ASSERT_OK(uvgo_chan_release(c[0]));
+  ASSERT_OK(uvgo_chan_release(c[1]));
+}
+
+/* uvgo_after's cheap clock (the TSC on x86-64, calibrated per thread)
+ * never yields a deadline earlier than the precise clock's now + ms, before
+ * and after calibration and across re-anchoring. */
+UVGO_TEST(after_deadline_never_early, unit, 20) {
+  uint64_t start = uvgo_now_ms();
+  long checks = 0;
+  while (uvgo_now_ms() - start < 300) {
+    uint64_t t0 = uvgo_now_ms();
+    uvgo_chan *c = uvgo_after(2);
+    uint64_t when = 0;
+    ASSERT_OK(uvgo_chan_recv(c, &when));
+    ASSERT_UGE(when, t0 + 2);
+    ASSERT_UGE(uvgo_now_ms(), t0 + 2);
+    ASSERT_ULE(when, t0 + 20);
+    /* Many cheap readings in between, to exercise the calibrated path. */
+    for (int i = 0; i < 1000; i++) {
+      uint64_t before = uvgo_now_ms();
+      /* the tagged encoding of src/chan.h: deadline << 1 | 1 */
+      uint64_t d = (uint64_t)(uintptr_t)uvgo_after(0) >> 1;
+      ASSERT_UGE(d, before);
+    }
+    checks++;
+  }
+  ASSERT_GT(checks, 10);
+}
