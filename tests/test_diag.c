@@ -262,3 +262,32 @@ UVGO_TEST(deadlock_reports_the_articles_mistakes, unit, 60) {
     ASSERT_STR_CONTAINS(out, "run returned UVGO_EDEADLOCK");
   }
 }
+
+/* For tests/test_gdb.sh: uvgo-tasks lists parked tasks with their frames.
+ * noinline/noipa keep the frames gdb must find. */
+__attribute__((noinline, noipa)) void uvgo_test_gdb_tasks_stop_here(void);
+__attribute__((noinline, noipa)) void uvgo_test_gdb_tasks_stop_here(void) {
+  __asm__ volatile("" ::: "memory");
+}
+__attribute__((noinline, noipa)) static void gdb_parked_task_body(uvgo_chan *ch) {
+  int v;
+  uvgo_chan_recv(ch, &v);
+}
+static void gdb_parked_task(void *arg) {
+  uvgo_task_set_name(NULL, "gdb-parked");
+  gdb_parked_task_body(arg);
+}
+static void gdb_tasks_main(void *arg) {
+  (void)arg;
+  uvgo_chan *ch = uvgo_chan_new(sizeof(int), 0);
+  uvgo_go(gdb_parked_task, ch);
+  uvgo_sleep(10);
+  uvgo_test_gdb_tasks_stop_here();
+  int v = 1;
+  uvgo_chan_send(ch, &v);
+  uvgo_chan_release(ch);
+}
+UVGO_TEST_HELPER(gdb_parked_tasks) {
+  uvgo_config cfg = {.workers = 1};
+  exit(uvgo_run(&cfg, gdb_tasks_main, NULL) == 0 ? 0 : 1);
+}

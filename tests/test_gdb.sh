@@ -22,4 +22,17 @@ echo "$out" | sed '/---after---/q' | grep -q "parked_entry" || { echo "FAIL: no 
 echo "$out" | sed '/---after---/q' | grep -q "Backtrace stopped" && { echo "FAIL: unwinding did not end cleanly"; exit 1; }
 echo "$out" | sed -n '/---after---/,$p' | grep -q "uvgo_test_gdb_stop_here" || { echo "FAIL: registers not restored"; exit 1; }
 echo "$out" | grep -q "exited normally" || { echo "FAIL: process did not finish"; exit 1; }
+# uvgo-tasks: the parked tasks of a running runtime, each with its site
+# and its own frames.
+out=$(gdb -nx -batch \
+  -ex "source $root/tools/uvgo-gdb.py" \
+  -ex "break uvgo_test_gdb_tasks_stop_here" \
+  -ex "run" \
+  -ex "uvgo-tasks" \
+  -ex "continue" \
+  --args "$bin" --helper gdb_parked_tasks 2>&1)
+echo "$out"
+echo "$out" | grep -q '"gdb-parked" \[worker 0, parked\] blocked in uvgo_chan_recv at' || { echo "FAIL: no parked task line"; exit 1; }
+echo "$out" | grep -q "gdb_parked_task_body" || { echo "FAIL: no task frames"; exit 1; }
+echo "$out" | grep -q "exited normally" || { echo "FAIL: process did not finish"; exit 1; }
 echo "ok"

@@ -79,3 +79,55 @@ FIBER is an expression: a uvgo__fiber *, or its address."""
 
 
 UvgoBtFiber()
+
+
+# Task states, as in src/scheduler.h (uvgo__task_state).
+_STATES = ["not started", "runnable", "running", "yielding", "parking",
+           "notified", "parked", "done"]
+
+
+def _str(v):
+    try:
+        return v.string() if int(v) != 0 else "?"
+    except gdb.error:
+        return "?"
+
+
+class UvgoTasks(gdb.Command):
+    """uvgo-tasks [bt options]: every started task of every runtime, with
+its spawn site, what it is blocked in, and the backtrace of each parked
+one. Needs the library's debug information (diag.c's runtime registry)."""
+
+    def __init__(self):
+        super().__init__("uvgo-tasks", gdb.COMMAND_STACK)
+
+    def invoke(self, arg, from_tty):
+        rt = gdb.parse_and_eval("'diag.c'::registry")
+        if int(rt) == 0:
+            print("uvgo: no runtime")
+        while int(rt) != 0:
+            nworkers = int(rt["nworkers"])
+            print("runtime 0x%x, %d workers" % (int(rt), nworkers))
+            for i in range(nworkers):
+                t = rt["workers"][i]["all_tasks"]
+                while int(t) != 0:
+                    state = int(t["state"])
+                    name = t["name"].string()
+                    where = ""
+                    if int(t["block_call"]) != 0 and state == 6:
+                        where = " blocked in %s" % _str(t["block_call"])
+                        if int(t["block_file"]) != 0:
+                            where += " at %s:%d" % (_str(t["block_file"]),
+                                                    int(t["block_line"]))
+                    print("task 0x%x%s [worker %d, %s]%s; spawned at %s:%d"
+                          % (int(t), (' "%s"' % name) if name else "", i,
+                             _STATES[state] if state < len(_STATES) else "?",
+                             where, _str(t["spawn_file"]),
+                             int(t["spawn_line"])))
+                    if state == 6:
+                        fiber_backtrace(int(t["fiber"].address), arg)
+                    t = t["all_next"]
+            rt = rt["registry_next"]
+
+
+UvgoTasks()
