@@ -23,7 +23,10 @@ echo "$out" | sed '/---after---/q' | grep -q "Backtrace stopped" && { echo "FAIL
 echo "$out" | sed -n '/---after---/,$p' | grep -q "uvgo_test_gdb_stop_here" || { echo "FAIL: registers not restored"; exit 1; }
 echo "$out" | grep -q "exited normally" || { echo "FAIL: process did not finish"; exit 1; }
 # uvgo-tasks: the parked tasks of a running runtime, each with its site
-# and its own frames.
+# and its own frames. It reads uvgo's structures, so it needs debug info.
+if gdb -nx -batch -ex "ptype struct uvgo_task" "$bin" 2>&1 | grep -q "No struct type"; then
+  echo "ok (uvgo-tasks not checked: no debug information)"; exit 0
+fi
 out=$(gdb -nx -batch \
   -ex "source $root/tools/uvgo-gdb.py" \
   -ex "break uvgo_test_gdb_tasks_stop_here" \

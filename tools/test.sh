@@ -77,7 +77,7 @@ export TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1"
 common=(-Dwerror=true)
 for b in $builds; do
   case $b in
-    release) run_build release 1 --buildtype=release "${common[@]}" ;;
+    release) run_build release 1 --buildtype=release -Ddebug=true "${common[@]}" ;;
     asan) run_build asan 3 --buildtype=debugoptimized -Db_sanitize=address,undefined \
             -Db_lundef=false -Dtest_scale=0.25 "${common[@]}" ;;
     tsan) run_build tsan 4 --buildtype=debugoptimized -Db_sanitize=thread \
