@@ -138,7 +138,7 @@ uvgo_task *uvgo__runq_steal(uvgo__worker *w, uvgo__worker *victim) {
                                               memory_order_relaxed))
       break;
   }
-  atomic_fetch_add_explicit(&w->n_steals, n, memory_order_relaxed);
+  UVGO__COUNT(w->n_steals, n);
   for (uint32_t i = 1; i < n; i++)
     uvgo__runq_put(w, batch[i]);
   return batch[0];

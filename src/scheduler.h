@@ -170,6 +170,14 @@ struct uvgo_rt {
 };
 #define UVGO__RT_STOPPED (UINT64_C(1) << 62)
 
+/* Bump a counter only its worker writes: a relaxed load and store, not a
+ * locked read-modify-write (readers on other threads see a recent value). */
+#define UVGO__COUNT(counter, n)                                              \
+  atomic_store_explicit(&(counter),                                         \
+                        atomic_load_explicit(&(counter), memory_order_relaxed) + \
+                            (n),                                             \
+                        memory_order_relaxed)
+
 /* The calling thread's worker, or NULL. */
 extern _Thread_local uvgo__worker *uvgo__tls_worker;
 

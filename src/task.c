@@ -177,7 +177,7 @@ static bool start_task(uvgo__worker *w, uvgo_task *t) {
   uvgo__tasks_lock(w);
   link_live(w, t);
   uvgo__tasks_unlock(w);
-  atomic_fetch_add_explicit(&w->n_spawns, 1, memory_order_relaxed);
+  UVGO__COUNT(w->n_spawns, 1);
   return true;
 }
 
@@ -204,7 +204,7 @@ void uvgo__task_resume(uvgo__worker *w, uvgo_task *t) {
   atomic_store_explicit(&t->state, UVGO__TASK_RUNNING, memory_order_relaxed);
   w->current = t;
   atomic_store_explicit(&w->watch_current, t, memory_order_release);
-  atomic_fetch_add_explicit(&w->n_switches, 1, memory_order_relaxed);
+  UVGO__COUNT(w->n_switches, 1);
   uvgo__fiber_switch(&w->sched_fiber, &t->fiber);
   w->current = NULL;
   atomic_store_explicit(&w->watch_current, NULL, memory_order_relaxed);

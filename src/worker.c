@@ -60,7 +60,7 @@ static void mark_idle(uvgo__worker *w) {
   int zero = 0;
   if (atomic_compare_exchange_strong(&w->is_idle, &zero, 1)) {
     atomic_fetch_add(&w->rt->idle_workers, 1);
-    atomic_fetch_add_explicit(&w->n_idle_sleeps, 1, memory_order_relaxed);
+    UVGO__COUNT(w->n_idle_sleeps, 1);
   }
 }
 
@@ -147,7 +147,7 @@ static void signal_inbox(uvgo__worker *w) {
   if (atomic_exchange(&w->inbox_signalled, 1) == 0) {
     uvgo__worker *self = uvgo__tls_worker;
     if (self != NULL)
-      atomic_fetch_add_explicit(&self->n_remote_wakes, 1, memory_order_relaxed);
+      UVGO__COUNT(self->n_remote_wakes, 1);
     uv_async_send(&w->async);
   }
 }
@@ -250,7 +250,7 @@ static void run_budget(uvgo__worker *w) {
 }
 
 static void drain(uvgo__worker *w) {
-  atomic_fetch_add_explicit(&w->n_wakeups, 1, memory_order_relaxed);
+  UVGO__COUNT(w->n_wakeups, 1);
   mark_busy(w);
   do
     run_budget(w);

@@ -52,10 +52,16 @@ PY
 run_build() {  # label, timeout multiplier, meson options...
   local label=$1 mult=$2; shift 2
   local dir="build/ci-$label"
+  mkdir -p build
   echo "== $label: configure and build"
-  if ! { meson setup --reconfigure "$dir" "$@" >"$dir.setup.log" 2>&1 ||
-         meson setup --wipe "$dir" "$@" >"$dir.setup.log" 2>&1 ||
-         { rm -rf "$dir"; meson setup "$dir" "$@" >"$dir.setup.log" 2>&1; }; } ; then
+  if [ -f "$dir/build.ninja" ]; then
+    meson setup --reconfigure "$dir" "$@" >"$dir.setup.log" 2>&1 ||
+      { rm -rf "$dir"; meson setup "$dir" "$@" >"$dir.setup.log" 2>&1; }
+  else
+    rm -rf "$dir"
+    meson setup "$dir" "$@" >"$dir.setup.log" 2>&1
+  fi
+  if [ $? -ne 0 ]; then
     cat "$dir.setup.log"; total_fail=$((total_fail + 1)); failed_names+=("$label:configure"); return
   fi
   if ! ninja -C "$dir" >"$dir.build.log" 2>&1; then
