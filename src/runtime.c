@@ -152,6 +152,11 @@ static void finish_loop(uvgo__worker *w);
 
 static void free_rt(uvgo_rt *rt) {
   uvgo__registry_remove(rt);
+  while (rt->spare_tasks != NULL) {
+    uvgo_task *t = rt->spare_tasks;
+    rt->spare_tasks = t->next;
+    uvgo__free(t);
+  }
   if (rt->root != NULL)
     uvgo_ctx_release(rt->root);
   if (rt->workers != NULL) {

@@ -147,7 +147,9 @@ struct uvgo_rt {
    * count has reached zero in uvgo_run mode (no spawn can revive it). */
   _Atomic uint64_t live;
   _Atomic int idle_workers;
-  uv_mutex_t global_lock;   /* guards global_q */
+  uv_mutex_t global_lock;   /* guards global_q and spare_tasks */
+  uvgo_task *spare_tasks;   /* task records passed between workers */
+  _Atomic size_t spare_count;
   uvgo__taskq global_q;     /* runq overflow: any worker may take */
   _Atomic size_t global_len;
   int result;               /* uvgo_run's return value */

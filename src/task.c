@@ -9,8 +9,46 @@
 /* Retry delay for tasks that could not get a stack (ENOMEM). */
 #define STARVE_RETRY_MS 10
 
+/* Records move between workers in batches through the runtime's spare
+ * list: with stealing, tasks are made on one worker and end on another,
+ * and without this every record would be malloc'd on the first and freed
+ * on the second — contending on the allocator's arena lock. */
+#define RECORD_BATCH 128
+
+static void refill_records(uvgo__worker *w) {
+  uvgo_rt *rt = w->rt;
+  if (atomic_load_explicit(&rt->spare_count, memory_order_relaxed) == 0)
+    return;
+  uv_mutex_lock(&rt->global_lock);
+  for (int i = 0; i < RECORD_BATCH && rt->spare_tasks != NULL; i++) {
+    uvgo_task *t = rt->spare_tasks;
+    rt->spare_tasks = t->next;
+    t->next = w->free_tasks;
+    w->free_tasks = t;
+    w->free_count++;
+    atomic_fetch_sub_explicit(&rt->spare_count, 1, memory_order_relaxed);
+  }
+  uv_mutex_unlock(&rt->global_lock);
+}
+
+static void spill_records(uvgo__worker *w) {
+  uvgo_rt *rt = w->rt;
+  uv_mutex_lock(&rt->global_lock);
+  for (int i = 0; i < RECORD_BATCH && w->free_tasks != NULL; i++) {
+    uvgo_task *t = w->free_tasks;
+    w->free_tasks = t->next;
+    w->free_count--;
+    t->next = rt->spare_tasks;
+    rt->spare_tasks = t;
+    atomic_fetch_add_explicit(&rt->spare_count, 1, memory_order_relaxed);
+  }
+  uv_mutex_unlock(&rt->global_lock);
+}
+
 static uvgo_task *task_record_alloc(uvgo__worker *w) {
   uvgo_task *t = NULL;
+  if (w != NULL && w->free_tasks == NULL)
+    refill_records(w);
   if (w != NULL && w->free_tasks != NULL) {
     t = w->free_tasks;
     w->free_tasks = t->next;
@@ -42,13 +80,26 @@ static uvgo_task *task_record_alloc(uvgo__worker *w) {
 
 void uvgo__task_free_record(uvgo__worker *w, uvgo_task *t) {
   t->magic = UVGO__DEAD_MAGIC;
-  if (w != NULL && w->free_count < UVGO__FREE_TASKS_MAX) {
-    t->next = w->free_tasks;
-    w->free_tasks = t;
-    w->free_count++;
+  if (w == NULL) {
+    uvgo__free(t);
     return;
   }
-  uvgo__free(t);
+  t->next = w->free_tasks;
+  w->free_tasks = t;
+  w->free_count++;
+  if (w->free_count > UVGO__FREE_TASKS_MAX) {
+    /* Past the worker's own stock: pass a batch to the others, or give
+     * memory back when they are stocked too. */
+    if (atomic_load_explicit(&w->rt->spare_count, memory_order_relaxed) <
+        UVGO__FREE_TASKS_MAX * w->rt->nworkers) {
+      spill_records(w);
+    } else {
+      uvgo_task *victim = w->free_tasks;
+      w->free_tasks = victim->next;
+      w->free_count--;
+      uvgo__free(victim);
+    }
+  }
 }
 
 static int set_copy(uvgo_task *t, const void *src, size_t size) {
