@@ -18,6 +18,9 @@ extern "C" {
 #define UVGO_EXTERN
 #endif
 
+/* Declared here because several modules take one (defined in ctx.h). */
+typedef struct uvgo_ctx uvgo_ctx;
+
 #define UVGO_VERSION_MAJOR 0
 #define UVGO_VERSION_MINOR 1
 #define UVGO_VERSION_PATCH 0

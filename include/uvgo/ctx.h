@@ -15,10 +15,6 @@
 extern "C" {
 #endif
 
-#ifndef UVGO_CTX_TYPEDEF
-#define UVGO_CTX_TYPEDEF
-typedef struct uvgo_ctx uvgo_ctx;
-#endif
 
 /* Longest timeout accepted (about 146 million years): anything above is
  * taken for a negative value cast to unsigned and refused. */

@@ -15,10 +15,6 @@
 extern "C" {
 #endif
 
-#ifndef UVGO_CTX_TYPEDEF
-#define UVGO_CTX_TYPEDEF
-typedef struct uvgo_ctx uvgo_ctx;
-#endif
 
 typedef struct uvgo_group uvgo_group;
 

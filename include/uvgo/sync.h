@@ -20,10 +20,6 @@
 
 #include "common.h"
 
-#ifndef UVGO_CTX_TYPEDEF
-#define UVGO_CTX_TYPEDEF
-typedef struct uvgo_ctx uvgo_ctx;
-#endif
 
 #ifdef __cplusplus
 extern "C" {

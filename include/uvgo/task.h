@@ -13,10 +13,6 @@ extern "C" {
 #endif
 
 typedef struct uvgo_task uvgo_task;
-#ifndef UVGO_CTX_TYPEDEF
-#define UVGO_CTX_TYPEDEF
-typedef struct uvgo_ctx uvgo_ctx;
-#endif
 
 /* Go's `go fn(arg)`: spawn a task on the calling worker (an idle worker may
  * take it before it starts). arg is passed as is: the caller keeps it

@@ -11,10 +11,6 @@
 
 #include "runtime.h"
 
-#ifndef UVGO_CTX_TYPEDEF
-#define UVGO_CTX_TYPEDEF
-typedef struct uvgo_ctx uvgo_ctx;
-#endif
 
 #ifdef __cplusplus
 extern "C" {
