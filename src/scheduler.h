@@ -106,6 +106,8 @@ struct uvgo__worker {
   int handles_open;         /* close callbacks still to come */
   uvgo__fiber sched_fiber;  /* the loop thread's own stack */
   uvgo_task *current;       /* running task, or NULL */
+  uvgo_task *switched_from; /* handed the worker directly to current */
+  unsigned direct_budget;   /* direct hand-offs left before the scheduler */
   _Atomic(uvgo_task *) watch_current; /* the same, for the watchdog */
   _Atomic int tasks_lock;   /* guards all_tasks against dumps */
   uvgo__stack_pool *stacks;

@@ -249,16 +249,21 @@ static void finish_task(uvgo__worker *w, uvgo_task *t) {
   uvgo__rt_task_finished(rt, was_main);
 }
 
-void uvgo__task_resume(uvgo__worker *w, uvgo_task *t) {
-  if (t->stack == NULL && !start_task(w, t))
-    return;
+/* Tasks switched to directly from another task, before the scheduler
+ * must run again (so timers, I/O and new tasks are not starved). */
+#define DIRECT_BUDGET 64
+
+static void enter(uvgo__worker *w, uvgo_task *t) {
   atomic_store_explicit(&t->state, UVGO__TASK_RUNNING, memory_order_relaxed);
   w->current = t;
   atomic_store_explicit(&w->watch_current, t, memory_order_release);
   UVGO__COUNT(w->n_switches, 1);
-  uvgo__fiber_switch(&w->sched_fiber, &t->fiber);
-  w->current = NULL;
-  atomic_store_explicit(&w->watch_current, NULL, memory_order_relaxed);
+}
+
+/* After t has switched out — to the scheduler, or straight to the next
+ * task — put it where its state says. Runs on the scheduler's stack or on
+ * the next task's, never on t's own. */
+static void settle(uvgo__worker *w, uvgo_task *t) {
   int s = atomic_load_explicit(&t->state, memory_order_acquire);
   switch (s) {
   case UVGO__TASK_YIELDING:
@@ -286,8 +291,50 @@ void uvgo__task_resume(uvgo__worker *w, uvgo_task *t) {
   }
 }
 
+void uvgo__task_resume(uvgo__worker *w, uvgo_task *t) {
+  if (t->stack == NULL && !start_task(w, t))
+    return;
+  enter(w, t);
+  w->direct_budget = DIRECT_BUDGET;
+  w->switched_from = NULL;
+  uvgo__fiber_switch(&w->sched_fiber, &t->fiber);
+  /* Back on the scheduler: the task that switched here may not be t, if
+   * tasks handed the worker to each other directly meanwhile. */
+  uvgo_task *last = w->current;
+  w->current = NULL;
+  atomic_store_explicit(&w->watch_current, NULL, memory_order_relaxed);
+  settle(w, last);
+}
+
+/* The task to hand the worker to directly: the oldest queued task, if it
+ * is one that has started (a new one needs the scheduler to start it). */
+static uvgo_task *take_direct(uvgo__worker *w) {
+  uvgo_task *r = w->ready.head;
+  if (r == NULL || r->stack == NULL || w->direct_budget == 0 ||
+      r->ticket > uvgo__runq_peek_ticket(w))
+    return NULL;
+  w->direct_budget--;
+  return uvgo__taskq_pop(&w->ready);
+}
+
+/* Switch away from the running task t. When the oldest queued task has
+ * started already, switch straight to it — one context switch instead of
+ * two through the scheduler — and let it settle t. */
 void uvgo__task_switch_out(uvgo__worker *w, uvgo_task *t) {
-  uvgo__fiber_switch(&t->fiber, &w->sched_fiber);
+  uvgo_task *next = take_direct(w);
+  if (next != NULL) {
+    enter(w, next);
+    w->switched_from = t;
+    uvgo__fiber_switch(&t->fiber, &next->fiber);
+  } else {
+    uvgo__fiber_switch(&t->fiber, &w->sched_fiber);
+  }
+  /* Resumed: by the scheduler, or directly by the task that ran before. */
+  uvgo_task *prev = w->switched_from;
+  if (prev != NULL) {
+    w->switched_from = NULL;
+    settle(w, prev);
+  }
 }
 
 void uvgo__task_wake(uvgo_task *t) {
