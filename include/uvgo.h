@@ -12,5 +12,6 @@
 #include "uvgo/select.h"
 #include "uvgo/time.h"
 #include "uvgo/ctx.h"
+#include "uvgo/net.h"
 
 #endif
