@@ -27,7 +27,7 @@ static bool raise_fd_limit(long need) {
 typedef struct {
   unsigned port;           /* 0: pick one (worker 0), then shared */
   uvgo_ctx *stop;          /* cancelled when the clients are done */
-  uvgo_chan *ready;        /* the port, once listening */
+  uvgo_chan *ready;        /* the port, once listening; then once stopped */
   _Atomic long served[2];  /* connections per worker */
   _Atomic long open;       /* echo tasks alive */
 } server;
@@ -67,6 +67,7 @@ static void accept_loop(void *arg) {
     ASSERT_OK(uvgo_go_on((unsigned)w, echo_conn, c));
   }
   ASSERT_OK(uvgo_listener_close(ln));
+  ASSERT_OK(uvgo_chan_send(srv.ready, port)); /* stopped */
 }
 
 typedef struct {
@@ -114,6 +115,9 @@ static void server_main(void *arg) {
   ASSERT_STR_CONTAINS(run.out, "clients ok");
 
   ASSERT_OK(uvgo_ctx_cancel(srv.stop));
+  /* the accept loops still use srv.stop until they have said so */
+  ASSERT_OK(uvgo_chan_recv(srv.ready, &tmp));
+  ASSERT_OK(uvgo_chan_recv(srv.ready, &tmp));
   while (atomic_load(&srv.open) > 0)
     ASSERT_OK(uvgo_sleep(5));
   uvgo_ctx_release(srv.stop);
