@@ -29,6 +29,18 @@ static void stop_reading(uvgo_conn *c) {
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *out) {
   uvgo_conn *c = h->data;
   c->lent = NULL;
+  if (c->filled) {
+    /* libuv reads on after a full buffer, and the reader has its bytes.
+     * End this round (on_read gets UV_ENOBUFS, reading stays on): the
+     * reader comes back with a buffer before the next poll, and if it
+     * does not, the next poll reports the data again. This saves a read
+     * that would mostly say EAGAIN (one per message in request/response
+     * traffic) and a copy through our buffer. */
+    c->filled = false;
+    c->round_ended = true;
+    *out = uv_buf_init(NULL, 0);
+    return;
+  }
   if (c->start == c->end) {
     c->start = c->end = 0;
     /* A reader whose parker a context has already claimed is on its way
@@ -62,9 +74,12 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
   if (nread == 0)
     return; /* EAGAIN */
   if (nread == UV_ENOBUFS) {
-    /* No memory for the buffer and no reader to lend one: stop until a
+    /* Either on_alloc ended the round on purpose, or there was no
+     * memory for the buffer and no reader to lend one: then stop until a
      * task reads (it lends its own buffer). */
-    stop_reading(c);
+    if (!c->round_ended)
+      stop_reading(c);
+    c->round_ended = false;
     return;
   }
   if (nread < 0) {
@@ -76,6 +91,7 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
   if (r != NULL) {
     if (uvgo__parker_claim(&r->p, (int)nread)) {
       uvgo__parker_wake(&r->p);
+      c->filled = (size_t)nread == r->len;
       return;
     }
     /* A context claimed the reader first. The task cannot have run yet

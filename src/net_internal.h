@@ -63,6 +63,9 @@ struct uvgo_conn {
   bool reading;            /* uv_read_start is in effect */
   int read_err;            /* sticky UV_EOF or error, after the buffer */
   uvgo__net_reader *lent;  /* reader whose buffer libuv is filling */
+  bool filled;             /* a lent buffer just came back full: libuv
+                              is about to ask for another at once */
+  bool round_ended;        /* on_alloc refused on purpose (see there) */
   char *buf;               /* UVGO_CONN_BUFFER_SIZE bytes, or NULL */
   uint32_t start, end;     /* buffered bytes are buf[start, end) */
 };
