@@ -213,3 +213,88 @@ UVGO_TEST(net_10k_concurrent_connections, net, 120) {
   ASSERT_GT(s0, 0);
   ASSERT_GT(s1, 0);
 }
+
+/* Reads cancelled from another worker at random moments never lose or
+ * reorder a byte: a cancel that wins the race against libuv's read into
+ * the reader's buffer leaves those bytes in the connection's buffer. */
+static long race_total;
+static _Atomic int race_cancelled;
+
+static void race_server(void *arg) {
+  uvgo_listener *ln = arg;
+  uvgo_conn *c;
+  ASSERT_OK(uvgo_accept(NULL, ln, &c));
+  unsigned char chunk[1500];
+  long sent = 0;
+  unsigned seed = 7;
+  while (sent < race_total) {
+    seed = seed * 1103515245u + 12345u;
+    long n = 1 + (long)(seed >> 16) % (long)sizeof chunk;
+    if (n > race_total - sent)
+      n = race_total - sent;
+    for (long i = 0; i < n; i++)
+      chunk[i] = (unsigned char)((sent + i) % 251);
+    ASSERT_OK(uvgo_conn_write(NULL, c, chunk, (size_t)n));
+    sent += n;
+    if ((seed >> 8) % 4 == 0)
+      ASSERT_OK(uvgo_yield());
+  }
+  ASSERT_OK(uvgo_conn_close(c));
+  ASSERT_OK(uvgo_listener_close(ln));
+}
+
+static void canceller(void *arg) {
+  uvgo_chan *ctxs = arg;
+  uvgo_ctx *ctx;
+  unsigned seed = 11;
+  while (uvgo_chan_recv(ctxs, &ctx) == 0) {
+    seed = seed * 1103515245u + 12345u;
+    for (volatile unsigned spin = (seed >> 16) % 2000; spin > 0; spin--)
+      ;
+    uvgo_ctx_cancel(ctx);
+    uvgo_ctx_release(ctx);
+  }
+}
+
+static void race_main(void *arg) {
+  (void)arg;
+  race_total = uvgo_test_scaled(4L << 20, 256L << 10);
+  uvgo_listener *ln;
+  ASSERT_OK(uvgo_listen("127.0.0.1", 0, 4, &ln));
+  ASSERT_OK(uvgo_go_on(0, race_server, ln));
+  uvgo_chan *ctxs = uvgo_chan_new(sizeof(uvgo_ctx *), 1);
+  ASSERT_OK(uvgo_go_on(1, canceller, ctxs));
+  uvgo_conn *c;
+  ASSERT_OK(uvgo_dial(NULL, "127.0.0.1", uvgo_listener_port(ln), &c));
+  long got = 0;
+  unsigned char buf[4096];
+  for (;;) {
+    uvgo_ctx *ctx;
+    ASSERT_OK(uvgo_ctx_with_cancel(uvgo_ctx_background(), &ctx));
+    ASSERT_OK(uvgo_ctx_retain(ctx)); /* the canceller's reference */
+    ASSERT_OK(uvgo_chan_send(ctxs, &ctx));
+    ssize_t n = uvgo_conn_read(ctx, c, buf, sizeof buf);
+    uvgo_ctx_release(ctx);
+    if (n == UV_ECANCELED) {
+      atomic_fetch_add(&race_cancelled, 1);
+      continue;
+    }
+    if (n == UV_EOF)
+      break;
+    ASSERT_GT(n, 0);
+    for (ssize_t i = 0; i < n; i++)
+      ASSERT_EQ(buf[i], (unsigned char)((got + i) % 251));
+    got += n;
+  }
+  ASSERT_EQ(got, race_total);
+  ASSERT_OK(uvgo_conn_close(c));
+  uvgo_chan_close(ctxs);
+  ASSERT_OK(uvgo_sleep(10));
+  uvgo_chan_release(ctxs);
+}
+
+UVGO_TEST(net_read_cancel_race_loses_no_byte, net, 60) {
+  uvgo_config cfg = {.workers = 2};
+  ASSERT_OK(uvgo_run(&cfg, race_main, NULL));
+  ASSERT_GT(atomic_load(&race_cancelled), 0);
+}
