@@ -105,16 +105,25 @@ void uvgo__net_wake_all(uvgo__net_obj *o) {
       uvgo__parker_wake(&r->p);
 }
 
+void uvgo__net_adopt(uvgo__net_obj *o) {
+  o->h.handle.data = o;
+  uv_unref(&o->h.handle);
+}
+
 void uvgo__net_unlink_waiter(uvgo__net_obj *o, uvgo__net_reader *me) {
   for (uvgo__net_reader **pp = &o->waiters; *pp != NULL; pp = &(*pp)->next)
     if (*pp == me) {
       *pp = me->next;
+      if (o->waiters == NULL)
+        uv_unref(&o->h.handle);
       return;
     }
 }
 
 void uvgo__net_link_waiter(uvgo__net_obj *o, uvgo__net_reader *me) {
   uvgo__net_reader **pp = &o->waiters;
+  if (*pp == NULL)
+    uv_ref(&o->h.handle); /* a task waits on it: keep the loop alive */
   while (*pp != NULL)
     pp = &(*pp)->next;
   me->next = NULL;

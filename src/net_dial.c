@@ -43,7 +43,7 @@ static int dial_addr(uvgo_ctx *ctx, const struct sockaddr *sa, bool *ended,
     uvgo__net_free(&c->o); /* a failed init leaves no handle behind */
     return err;
   }
-  c->o.h.handle.data = &c->o;
+  uvgo__net_adopt(&c->o);
   uv_tcp_nodelay(&c->o.h.tcp, 1); /* Go's default */
   uv_connect_t req;
   uvgo__net_op op = {0};
@@ -99,7 +99,7 @@ int uvgo_dial_unix(uvgo_ctx *ctx, const char *path, uvgo_conn **out) {
     uvgo__net_free(&c->o);
     return err;
   }
-  c->o.h.handle.data = &c->o;
+  uvgo__net_adopt(&c->o);
   uv_connect_t req;
   uvgo__net_op op = {0};
   req.data = &op;

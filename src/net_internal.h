@@ -95,6 +95,14 @@ void uvgo__net_op_done(uvgo__net_op *op, int status);
 /* Wait on p (prepared) immune to the task's cancellation. */
 void uvgo__net_wait_shielded(uvgo__parker *p);
 
+/* A freshly initialised handle: point it at o and unreference it. Only a
+ * parked call references the handle (uvgo__net_link_waiter), so the
+ * deadlock check counts a task waiting on it as waiting for I/O, and an
+ * object nobody waits on — one a program forgot to close — cannot keep
+ * the loop, and so uvgo_run, from ending. Requests in flight (connect,
+ * write, shutdown) keep the loop alive on their own. */
+void uvgo__net_adopt(uvgo__net_obj *o);
+
 /* Records. */
 uvgo_conn *uvgo__conn_new(bool is_pipe);
 /* uv_close the handle if still open, wake every parked call. */

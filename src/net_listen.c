@@ -101,7 +101,6 @@ static int listen_tcp(const char *host, unsigned port, int backlog,
   const struct sockaddr *sa = (const struct sockaddr *)&addrs.a[0];
   bool inited;
   err = open_tcp(ln, sa, shared, &inited);
-  ln->o.h.handle.data = &ln->o;
   if (err != 0) {
     if (inited)
       uvgo__net_destroy(&ln->o);
@@ -109,6 +108,7 @@ static int listen_tcp(const char *host, unsigned port, int backlog,
       uvgo__net_free(&ln->o); /* a failed init leaves no handle behind */
     return err;
   }
+  uvgo__net_adopt(&ln->o);
   err = uv_tcp_bind(&ln->o.h.tcp, sa, 0);
   if (err == 0)
     err = uv_listen(&ln->o.h.stream, backlog > 0 ? backlog : SOMAXCONN,
@@ -157,7 +157,7 @@ int uvgo_listen_unix(const char *path, int backlog, uvgo_listener **out) {
     uvgo__net_free(&ln->o);
     return err;
   }
-  ln->o.h.handle.data = &ln->o;
+  uvgo__net_adopt(&ln->o);
   err = uv_pipe_bind(&ln->o.h.pipe, path);
   if (err == 0)
     err = uv_listen(&ln->o.h.stream, backlog > 0 ? backlog : SOMAXCONN,
@@ -190,7 +190,7 @@ static int take_pending(uvgo_listener *ln, uvgo_conn **out) {
     uvgo__net_free(&c->o);
     return err;
   }
-  c->o.h.handle.data = &c->o;
+  uvgo__net_adopt(&c->o);
   /* uv_accept consumes the pending descriptor even when it fails. */
   ln->pending = false;
   err = uv_accept(&ln->o.h.stream, &c->o.h.stream);

@@ -858,3 +858,38 @@ static void alloc_main(void) {
 }
 
 UVGO_TEST(net_allocation_failure, net, 30) { run1(alloc_main); }
+
+/* A listener or connection nobody waits on does not hold the loop open:
+ * a program that forgets to close one still sees uvgo_run return (the
+ * objects leak, as the case expects). */
+static void forget_main(void) {
+  uvgo_listener *ln;
+  ASSERT_OK(uvgo_listen("127.0.0.1", 0, 4, &ln));
+  uvgo_conn *c;
+  ASSERT_OK(uvgo_dial(NULL, "127.0.0.1", uvgo_listener_port(ln), &c));
+  char b;
+  uvgo_ctx *ctx;
+  ASSERT_OK(uvgo_ctx_with_timeout(uvgo_ctx_current(), 10, &ctx));
+  ASSERT_ERR(uvgo_conn_read(ctx, c, &b, 1), UV_ETIMEDOUT); /* reading on */
+  uvgo_ctx_release(ctx);
+}
+
+static void forget_case(void) {
+  uvgo_test_expect_leaks();
+  run1(forget_main);
+  printf("run returned\n");
+}
+UVGO_TEST_HELPER(net_forget_to_close) {
+  exit(uvgo_test_run_as_case("net_forget_to_close", forget_case));
+}
+
+UVGO_TEST(net_unclosed_objects_do_not_hang_run, net, 20) {
+  char out[4096];
+  /* the leak is the point: keep LeakSanitizer quiet in the child */
+  int status = uvgo_test_spawn_helper("net_forget_to_close",
+                                      "ASAN_OPTIONS=detect_leaks=0", out,
+                                      sizeof out);
+  ASSERT(WIFEXITED(status));
+  ASSERT_EQ(WEXITSTATUS(status), 0);
+  ASSERT_STR_CONTAINS(out, "run returned");
+}

@@ -30,7 +30,8 @@
  * queued in call order, each written whole.
  *
  * Closing wakes the calls blocked on the object with UVGO_ECONNCLOSED (Go's
- * net.ErrClosed) and frees it once they have returned. */
+ * net.ErrClosed) and frees it once they have returned. An object nobody
+ * waits on does not keep uvgo_run from returning (it leaks if not closed). */
 #ifndef UVGO_NET_H
 #define UVGO_NET_H
 
