@@ -893,3 +893,40 @@ UVGO_TEST(net_unclosed_objects_do_not_hang_run, net, 20) {
   ASSERT_EQ(WEXITSTATUS(status), 0);
   ASSERT_STR_CONTAINS(out, "run returned");
 }
+
+/* Close from a libuv callback on the owning loop (not a task): it returns
+ * at once; a task blocked in read wakes with UVGO_ECONNCLOSED, and the
+ * record is freed after that task has left (the leak check proves it). */
+static uvgo_conn *cb_conn;
+static void cb_reader(void *arg) {
+  (void)arg;
+  char b;
+  ASSERT_ERR(uvgo_conn_read(NULL, cb_conn, &b, 1), UVGO_ECONNCLOSED);
+  ASSERT_OK(uvgo_chan_send(go_on, NULL));
+}
+static void on_close_timer(uv_timer_t *t) {
+  ASSERT_OK(uvgo_conn_close(cb_conn));
+  uvgo_unpark(t->data);
+}
+static void on_timer_closed(uv_handle_t *h) { uvgo_unpark(h->data); }
+static void close_from_callback_main(void) {
+  go_on = uvgo_chan_new(0, 1);
+  uvgo_listener *ln;
+  ASSERT_OK(uvgo_listen("127.0.0.1", 0, 4, &ln));
+  ASSERT_OK(uvgo_go(echo_one, ln));
+  ASSERT_OK(uvgo_dial(NULL, "127.0.0.1", uvgo_listener_port(ln), &cb_conn));
+  ASSERT_OK(uvgo_go_on((unsigned)uvgo_worker_id(), cb_reader, NULL));
+  uv_timer_t timer;
+  timer.data = uvgo_self();
+  ASSERT_OK(uv_timer_init(uvgo_loop(), &timer));
+  ASSERT_OK(uv_timer_start(&timer, on_close_timer, 20, 0));
+  ASSERT_OK(uvgo_park());
+  ASSERT_OK(uvgo_chan_recv(go_on, NULL));
+  uv_close((uv_handle_t *)&timer, on_timer_closed);
+  ASSERT_OK(uvgo_park());
+  uvgo_chan_release(go_on);
+}
+
+UVGO_TEST(net_close_from_libuv_callback, net, 20) {
+  run1(close_from_callback_main);
+}
