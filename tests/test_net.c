@@ -930,3 +930,42 @@ static void close_from_callback_main(void) {
 UVGO_TEST(net_close_from_libuv_callback, net, 20) {
   run1(close_from_callback_main);
 }
+
+/* A shutdown queued behind a write the peer never reads times out; the
+ * abort closes the connection under both calls: the write wakes with
+ * UVGO_ECONNCLOSED, and close still frees the record. */
+static char *stuck_buf;
+static uvgo_chan *writer_done;
+#define STUCK_SIZE (64u << 20)
+static void stuck_writer(void *arg) {
+  ASSERT_ERR(uvgo_conn_write(NULL, arg, stuck_buf, STUCK_SIZE),
+             UVGO_ECONNCLOSED);
+  ASSERT_OK(uvgo_chan_send(writer_done, NULL));
+}
+static void shutdown_timeout_main(void) {
+  go_on = uvgo_chan_new(0, 0);
+  writer_done = uvgo_chan_new(0, 1);
+  uvgo_listener *ln;
+  ASSERT_OK(uvgo_listen("127.0.0.1", 0, 4, &ln));
+  ASSERT_OK(uvgo_go(accept_and_hold, ln));
+  uvgo_conn *c;
+  ASSERT_OK(uvgo_dial(NULL, "127.0.0.1", uvgo_listener_port(ln), &c));
+  stuck_buf = calloc(1, STUCK_SIZE);
+  ASSERT_NOT_NULL(stuck_buf);
+  ASSERT_OK(uvgo_go_on((unsigned)uvgo_worker_id(), stuck_writer, c));
+  ASSERT_OK(uvgo_sleep(20)); /* the write is queued and parked */
+  uvgo_ctx *ctx;
+  ASSERT_OK(uvgo_ctx_with_timeout(uvgo_ctx_current(), 50, &ctx));
+  ASSERT_ERR(uvgo_conn_shutdown(ctx, c), UV_ETIMEDOUT);
+  uvgo_ctx_release(ctx);
+  ASSERT_OK(uvgo_chan_recv(writer_done, NULL));
+  ASSERT_OK(uvgo_conn_close(c));
+  free(stuck_buf);
+  ASSERT_OK(uvgo_chan_send(go_on, NULL)); /* release accept_and_hold */
+  uvgo_chan_release(go_on);
+  uvgo_chan_release(writer_done);
+}
+
+UVGO_TEST(net_shutdown_timeout_aborts_conn, net, 30) {
+  run1(shutdown_timeout_main);
+}
