@@ -20,8 +20,11 @@
  * Ownership and threads: a connection or listener belongs to the worker
  * whose task opened (dialled, accepted, listened) it, because a libuv
  * handle is bound to one loop. Every call on it must come from a task on
- * that worker; from anywhere else it returns UV_EINVAL (a misuse: aborts
- * under UVGO_STRICT=1). To serve on every core, open one listener per
+ * that worker (close also from a libuv callback on its loop); from anywhere
+ * else it returns UV_EINVAL (a misuse: aborts under UVGO_STRICT=1). Hand a
+ * connection to a new task with uvgo_go_on(uvgo_worker_id(), fn, conn): a
+ * plain uvgo_go task may be stolen by another worker before it starts. To
+ * serve on every core, open one listener per
  * worker on the same address with uvgo_listen_shared (SO_REUSEPORT) and let
  * the kernel spread connections (docs/net.md).
  *
