@@ -15,6 +15,7 @@
 #include "uvgo/sync.h"
 #include "uvgo/work.h"
 #include "uvgo/group.h"
+#include "uvgo/net.h"
 #include "uvgo/diag.h"
 
 #endif

@@ -47,7 +47,8 @@ UVGO_EXTERN const char *uvgo_version_string(void);
   XX(ENORUNTIME, -30006, "no uvgo runtime is running")                        \
   XX(ELIMIT, -30007, "limit on live tasks reached")                           \
   XX(EWAITERS, -30008, "object still has blocked waiters")                    \
-  XX(ESTACKSIZE, -30009, "stack size out of range")
+  XX(ESTACKSIZE, -30009, "stack size out of range")                          \
+  XX(ECONNCLOSED, -30010, "use of closed network connection")
 
 #define UVGO_ERR_MIN (-30099)
 #define UVGO_ERR_MAX (-30000)
