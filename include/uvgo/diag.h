@@ -57,6 +57,10 @@ static inline int uvgo_site_clear_(int result) {
   uvgo_call_site_tls.file = NULL;
   return result;
 }
+static inline long long uvgo_site_clear_ll_(long long result) {
+  uvgo_call_site_tls.file = NULL;
+  return result;
+}
 #define UVGO_AT_(call, object) \
   (uvgo_site_set_(__FILE__, __LINE__, (const void *)(object)), \
    uvgo_site_clear_(call))
@@ -75,6 +79,14 @@ static inline int uvgo_site_clear_(int result) {
 #define uvgo_once_do(o, fn, arg) UVGO_AT_(uvgo_once_do(o, fn, arg), o)
 #define uvgo_work(ctx, fn, arg) UVGO_AT_(uvgo_work(ctx, fn, arg), ctx)
 #define uvgo_group_wait(g) UVGO_AT_(uvgo_group_wait(g), g)
+#define uvgo_dial(ctx, host, port, out) \
+  UVGO_AT_(uvgo_dial(ctx, host, port, out), NULL)
+#define uvgo_accept(ctx, ln, out) UVGO_AT_(uvgo_accept(ctx, ln, out), ln)
+#define uvgo_conn_write(ctx, c, buf, len) \
+  UVGO_AT_(uvgo_conn_write(ctx, c, buf, len), c)
+#define uvgo_conn_read(ctx, c, buf, len)                             \
+  (uvgo_site_set_(__FILE__, __LINE__, (const void *)(c)),            \
+   (ssize_t)uvgo_site_clear_ll_(uvgo_conn_read(ctx, c, buf, len)))
 #endif
 
 #ifdef __cplusplus
