@@ -19,6 +19,8 @@ typedef struct {
 typedef struct {
   uvgo_chan *ports;   /* unsigned, closed when all are queued */
   uvgo_chan *results; /* result */
+  uvgo_wg scanners;   /* the channels are released only after every
+                         scanner has returned from its last receive */
 } scan;
 
 static void scanner(void *arg) {
@@ -34,6 +36,7 @@ static void scanner(void *arg) {
     uvgo_ctx_release(ctx);
     uvgo_chan_send(s->results, &r);
   }
+  uvgo_wg_done(&s->scanners);
 }
 
 static void main_task(void *arg) {
@@ -58,9 +61,11 @@ static void main_task(void *arg) {
   }
 
   scan s = {uvgo_chan_new(sizeof(unsigned), CONCURRENCY),
-            uvgo_chan_new(sizeof(result), CONCURRENCY)};
-  for (int i = 0; i < CONCURRENCY; i++)
+            uvgo_chan_new(sizeof(result), CONCURRENCY), UVGO_WG_INIT};
+  for (int i = 0; i < CONCURRENCY; i++) {
+    uvgo_wg_add(&s.scanners, 1);
     uvgo_go(scanner, &s);
+  }
   /* Feed the ports from a task of its own so results drain meanwhile. */
   int queued = 0;
   int found = 0, ours_found = 0;
@@ -94,6 +99,7 @@ static void main_task(void *arg) {
   printf("%d open, %d of them ours\n", found, ours_found);
   for (int i = 0; i < 3; i++)
     uvgo_listener_close(ln[i]);
+  uvgo_wg_wait(&s.scanners);
   uvgo_chan_release(s.ports);
   uvgo_chan_release(s.results);
 }

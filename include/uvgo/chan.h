@@ -46,7 +46,11 @@ UVGO_EXTERN int uvgo_chan_retain(uvgo_chan *ch);
  * nothing changes and UVGO_EWAITERS is returned. NULL is accepted (no-op).
  * @return 0; UVGO_EWAITERS; UVGO_ERELEASED (caught for a recently released
  * channel under UVGO_STRICT=1, which keeps freed channels in quarantine);
- * UV_EINVAL for a uvgo_after channel. Any thread. */
+ * UV_EINVAL for a uvgo_after channel. Any thread.
+ * A task that was just woken (by a close, say) may still be inside its
+ * call on the channel: take a reference per task that uses the channel,
+ * or wait for those tasks (a WaitGroup) before the last release — C has
+ * no garbage collector to do it for you. */
 UVGO_EXTERN int uvgo_chan_release(uvgo_chan *ch);
 
 /* Go's `ch <- *elem`: copy elem_size bytes from elem into the channel,
