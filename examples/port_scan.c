@@ -19,8 +19,7 @@ typedef struct {
 typedef struct {
   uvgo_chan *ports;   /* unsigned, closed when all are queued */
   uvgo_chan *results; /* result */
-  uvgo_wg scanners;   /* the channels are released only after every
-                         scanner has returned from its last receive */
+  uvgo_chan *exited;  /* one signal per scanner as it returns */
 } scan;
 
 static void scanner(void *arg) {
@@ -36,7 +35,7 @@ static void scanner(void *arg) {
     uvgo_ctx_release(ctx);
     uvgo_chan_send(s->results, &r);
   }
-  uvgo_wg_done(&s->scanners);
+  uvgo_chan_send(s->exited, NULL); /* Go's wg.Done() */
 }
 
 static void main_task(void *arg) {
@@ -61,12 +60,12 @@ static void main_task(void *arg) {
   }
 
   scan s = {uvgo_chan_new(sizeof(unsigned), CONCURRENCY),
-            uvgo_chan_new(sizeof(result), CONCURRENCY), UVGO_WG_INIT};
-  for (int i = 0; i < CONCURRENCY; i++) {
-    uvgo_wg_add(&s.scanners, 1);
+            uvgo_chan_new(sizeof(result), CONCURRENCY),
+            uvgo_chan_new(0, CONCURRENCY)};
+  for (int i = 0; i < CONCURRENCY; i++)
     uvgo_go(scanner, &s);
-  }
-  /* Feed the ports from a task of its own so results drain meanwhile. */
+  /* Feed the ports and drain the results in one select loop, so neither
+   * side can block the other. */
   int queued = 0;
   int found = 0, ours_found = 0;
   for (int done = 0; done < PORTS;) {
@@ -99,9 +98,12 @@ static void main_task(void *arg) {
   printf("%d open, %d of them ours\n", found, ours_found);
   for (int i = 0; i < 3; i++)
     uvgo_listener_close(ln[i]);
-  uvgo_wg_wait(&s.scanners);
+  /* The scanners still hold the channels until they have returned. */
+  for (int i = 0; i < CONCURRENCY; i++)
+    uvgo_chan_recv(s.exited, NULL);
   uvgo_chan_release(s.ports);
   uvgo_chan_release(s.results);
+  uvgo_chan_release(s.exited);
 }
 
 int main(void) { return uvgo_run(NULL, main_task, NULL) == 0 ? 0 : 1; }

@@ -236,7 +236,9 @@ static void race_server(void *arg) {
       chunk[i] = (unsigned char)((sent + i) % 251);
     ASSERT_OK(uvgo_conn_write(NULL, c, chunk, (size_t)n));
     sent += n;
-    if ((seed >> 8) % 4 == 0)
+    if ((seed >> 8) % 64 == 0)
+      ASSERT_OK(uvgo_sleep(1)); /* a parked read for the canceller to hit */
+    else if ((seed >> 8) % 4 == 0)
       ASSERT_OK(uvgo_yield());
   }
   ASSERT_OK(uvgo_conn_close(c));
