@@ -2,6 +2,7 @@
  * parkers of tasks blocked under it, closes its done channel and recurses
  * into its children; a timeout is one entry on a worker's timer heap. */
 #include "ctx.h"
+#include "waitq.h"
 
 #define CTX_MAGIC 0x63747821u /* "ctx!" */
 
@@ -40,7 +41,7 @@ static void unlink_from_parent(uvgo_ctx *ctx) {
   uvgo_ctx *scope = uvgo__ctx_cancel_scope(ctx->parent);
   if (scope == NULL)
     return;
-  uv_mutex_lock(&scope->lock);
+  uvgo__spin_lock(&scope->lock);
   if (ctx->linked) {
     if (ctx->sibling_prev != NULL)
       ctx->sibling_prev->sibling_next = ctx->sibling_next;
@@ -50,14 +51,13 @@ static void unlink_from_parent(uvgo_ctx *ctx) {
       ctx->sibling_next->sibling_prev = ctx->sibling_prev;
     ctx->linked = false;
   }
-  uv_mutex_unlock(&scope->lock);
+  uvgo__spin_unlock(&scope->lock);
 }
 
 static void free_ctx(uvgo_ctx *ctx) {
   unlink_from_parent(ctx);
   if (ctx->done != NULL)
     uvgo_chan_release(ctx->done);
-  uv_mutex_destroy(&ctx->lock);
   uvgo_ctx *parent = ctx->parent;
   ctx->magic = UVGO__DEAD_MAGIC;
   uvgo__free(ctx);
@@ -121,10 +121,10 @@ void uvgo__ctx_timer_drop(uvgo__timer_entry *e) {
 /* --- ending a context --- */
 
 void uvgo__ctx_end(uvgo_ctx *ctx, int err) {
-  uv_mutex_lock(&ctx->lock);
+  uvgo__spin_lock(&ctx->lock);
   int expected = 0;
   if (!atomic_compare_exchange_strong(&ctx->err, &expected, err)) {
-    uv_mutex_unlock(&ctx->lock);
+    uvgo__spin_unlock(&ctx->lock);
     return;
   }
   /* Parkers are claimed and woken under the lock: a task unwatching
@@ -142,7 +142,7 @@ void uvgo__ctx_end(uvgo_ctx *ctx, int err) {
   }
   ctx->children = NULL;
   uvgo_chan *done = ctx->done;
-  uv_mutex_unlock(&ctx->lock);
+  uvgo__spin_unlock(&ctx->lock);
 
   if (done != NULL)
     uvgo_chan_close(done);
@@ -208,10 +208,6 @@ static int new_child(uvgo_ctx *parent, bool cancellable, uvgo_ctx **out,
   uvgo_ctx *ctx = uvgo__calloc(1, sizeof *ctx);
   if (ctx == NULL)
     return UV_ENOMEM;
-  if (uv_mutex_init(&ctx->lock) != 0) {
-    uvgo__free(ctx);
-    return UV_ENOMEM;
-  }
   ctx->magic = CTX_MAGIC;
   ctx->cancellable = cancellable;
   atomic_store_explicit(&ctx->refs, 1, memory_order_relaxed);
@@ -230,7 +226,7 @@ static void attach_to_parent(uvgo_ctx *ctx) {
   uvgo_ctx *scope = uvgo__ctx_cancel_scope(ctx->parent);
   if (scope == NULL)
     return;
-  uv_mutex_lock(&scope->lock);
+  uvgo__spin_lock(&scope->lock);
   int err = atomic_load(&scope->err);
   if (err == 0) {
     ctx->sibling_prev = NULL;
@@ -240,7 +236,7 @@ static void attach_to_parent(uvgo_ctx *ctx) {
     scope->children = ctx;
     ctx->linked = true;
   }
-  uv_mutex_unlock(&scope->lock);
+  uvgo__spin_unlock(&scope->lock);
   if (err != 0)
     uvgo__ctx_end(ctx, err);
 }
@@ -310,13 +306,13 @@ uvgo_chan *uvgo_ctx_done(uvgo_ctx *ctx) {
   if (scope == NULL)
     return NULL;
   uvgo__ctx_check(scope);
-  uv_mutex_lock(&scope->lock);
+  uvgo__spin_lock(&scope->lock);
   bool fresh = scope->done == NULL;
   if (fresh)
     scope->done = uvgo_chan_new(0, 0);
   uvgo_chan *done = scope->done;
   int err = atomic_load(&scope->err);
-  uv_mutex_unlock(&scope->lock);
+  uvgo__spin_unlock(&scope->lock);
   if (fresh && done != NULL && err != 0)
     uvgo_chan_close(done); /* ended before anyone asked */
   return done;
@@ -329,7 +325,7 @@ bool uvgo__ctx_watch(uvgo_ctx *scope, struct uvgo__watch_link *l,
   *err = uvgo__ctx_check(scope);
   if (*err != 0)
     return false;
-  uv_mutex_lock(&scope->lock);
+  uvgo__spin_lock(&scope->lock);
   *err = atomic_load(&scope->err);
   if (*err == 0) {
     l->prev = NULL;
@@ -339,12 +335,12 @@ bool uvgo__ctx_watch(uvgo_ctx *scope, struct uvgo__watch_link *l,
     scope->watchers = l;
     l->on = true;
   }
-  uv_mutex_unlock(&scope->lock);
+  uvgo__spin_unlock(&scope->lock);
   return *err == 0;
 }
 
 void uvgo__ctx_unwatch(uvgo_ctx *scope, struct uvgo__watch_link *l) {
-  uv_mutex_lock(&scope->lock);
+  uvgo__spin_lock(&scope->lock);
   if (l->on) {
     if (l->prev != NULL)
       l->prev->next = l->next;
@@ -354,7 +350,7 @@ void uvgo__ctx_unwatch(uvgo_ctx *scope, struct uvgo__watch_link *l) {
       l->next->prev = l->prev;
     l->on = false;
   }
-  uv_mutex_unlock(&scope->lock);
+  uvgo__spin_unlock(&scope->lock);
 }
 
 uvgo_ctx *uvgo_ctx_current(void) {

@@ -9,7 +9,7 @@ struct uvgo_ctx {
   bool cancellable;        /* false: background and value contexts */
   _Atomic int refs;
   _Atomic int err;         /* 0, UV_ECANCELED or UV_ETIMEDOUT */
-  uv_mutex_t lock;         /* children, watchers, done */
+  int lock;                /* spinlock (waitq.h): children, watchers, done */
   uvgo_ctx *parent;        /* retained */
   uvgo_ctx *children;      /* cancellable descendants to reach on cancel */
   uvgo_ctx *sibling_prev;
