@@ -121,7 +121,6 @@ void uvgo__rt_check_deadlock(uvgo_rt *rt, uvgo__worker *self) {
 
 void uvgo__rt_task_finished(uvgo_rt *rt, bool was_main) {
   if (was_main) {
-    atomic_store(&rt->main_done, 1);
     if (rt->cfg.exit_when_main_returns && !rt->attached) {
       atomic_fetch_or(&rt->live, UVGO__RT_STOPPED);
       stop_all_workers(rt);
@@ -361,8 +360,6 @@ int uvgo_run(const uvgo_config *cfg, uvgo_fn main_fn, void *arg) {
     err = start_signals(rt, w0->loop);
   if (err == 0)
     err = uvgo__spawn(rt, w0, true, main_fn, arg, NULL, "uvgo_run", 0);
-  if (err == 0)
-    rt->main_task = w0->ready.tail;
   if (err == 0)
     err = start_threads(rt);
   if (err == 0)

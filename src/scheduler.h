@@ -50,7 +50,7 @@ struct uvgo_task {
   uint32_t magic;
   _Atomic int state;        /* uvgo__task_state */
   _Atomic int permit;       /* uvgo_unpark before uvgo_park */
-  bool pinned;              /* uvgo_go_on: never stolen */
+  bool is_main;             /* uvgo_run's main task */
   uvgo__fiber fiber;
   uvgo__stack *stack;       /* NULL until the task first runs */
   size_t stack_size;        /* requested; 0 = runtime default */
@@ -155,16 +155,13 @@ struct uvgo_rt {
   uvgo__taskq global_q;     /* runq overflow: any worker may take */
   _Atomic size_t global_len;
   int result;               /* uvgo_run's return value */
-  uvgo_task *main_task;
   uvgo_ctx *root;           /* context of main and of uvgo_rt_spawn tasks */
   uv_signal_t signals[2];   /* cancel_on_signal: SIGINT, SIGTERM */
   bool signals_on;
-  _Atomic int main_done;
   bool closing;             /* uvgo_rt_close ran (attach mode) */
   _Atomic int deadlocked;   /* the run ended in a deadlock verdict */
   _Atomic uint64_t activity; /* bumped by every inbox push and every worker
                                leaving the stuck state (deadlock check) */
-  uv_barrier_t *start_barrier;
   uvgo_rt *registry_next;   /* all runtimes of the process, for dumps */
   uv_thread_t watchdog;     /* cfg.watchdog_ms monitor */
   bool watchdog_on;
@@ -244,7 +241,10 @@ void uvgo__task_resume(uvgo__worker *w, uvgo_task *t);
 void uvgo__task_free_record(uvgo__worker *w, uvgo_task *t);
 /* Make a parked (or parking) task runnable: any thread. */
 void uvgo__task_wake(uvgo_task *t);
-int uvgo__spawn(uvgo_rt *rt, uvgo__worker *target, bool pinned, uvgo_fn fn,
+/* target NULL: the calling worker's stealable queue; otherwise pinned to
+ * target (its ready queue or inbox, which no one steals from). is_main
+ * marks uvgo_run's main task (exit_when_main_returns). */
+int uvgo__spawn(uvgo_rt *rt, uvgo__worker *target, bool is_main, uvgo_fn fn,
                 void *arg, const uvgo_spawn_opts *opts, const char *file,
                 int line);
 

@@ -62,7 +62,6 @@ static uvgo_task *task_record_alloc(uvgo__worker *w) {
    * spawn. The fiber and live-list links are set when the task starts. */
   t->magic = UVGO__TASK_MAGIC;
   atomic_store_explicit(&t->permit, 0, memory_order_relaxed);
-  t->pinned = false;
   t->stack = NULL;
   t->stack_size = 0;
   t->home = NULL;
@@ -114,7 +113,7 @@ static int set_copy(uvgo_task *t, const void *src, size_t size) {
   return 0;
 }
 
-int uvgo__spawn(uvgo_rt *rt, uvgo__worker *target, bool pinned, uvgo_fn fn,
+int uvgo__spawn(uvgo_rt *rt, uvgo__worker *target, bool is_main, uvgo_fn fn,
                 void *arg, const uvgo_spawn_opts *opts, const char *file,
                 int line) {
   uvgo__worker *self = uvgo__tls_worker;
@@ -133,7 +132,6 @@ int uvgo__spawn(uvgo_rt *rt, uvgo__worker *target, bool pinned, uvgo_fn fn,
   t->arg = arg;
   t->spawn_file = file;
   t->spawn_line = line;
-  t->pinned = pinned;
   /* The task's context: given, else the spawning task's, else the
    * runtime's root (main, uvgo_rt_spawn, libuv callbacks). */
   uvgo_ctx *ctx = opts != NULL && opts->ctx != NULL ? opts->ctx : NULL;
@@ -159,6 +157,7 @@ int uvgo__spawn(uvgo_rt *rt, uvgo__worker *target, bool pinned, uvgo_fn fn,
     }
   }
   atomic_store_explicit(&t->state, UVGO__TASK_NEW, memory_order_relaxed);
+  t->is_main = is_main;
   if (target == NULL && self != NULL) {
     uvgo__runq_put(self, t);
     uvgo__worker_ready_kick(self);
@@ -244,7 +243,7 @@ static void finish_task(uvgo__worker *w, uvgo_task *t) {
   if (t->ctx != NULL)
     uvgo_ctx_release(t->ctx);
   uvgo_rt *rt = t->rt;
-  bool was_main = t == rt->main_task;
+  bool was_main = t->is_main;
   uvgo__task_free_record(w, t);
   uvgo__rt_task_finished(rt, was_main);
 }
@@ -400,7 +399,7 @@ int uvgo_go_opts_at(const uvgo_spawn_opts *opts, uvgo_fn fn, void *arg,
       return UVGO__MISUSE(UV_EINVAL, "worker index out of range");
     target = rt->workers[opts->worker];
   }
-  return uvgo__spawn(rt, target, target != NULL, fn, arg, opts, file, line);
+  return uvgo__spawn(rt, target, false, fn, arg, opts, file, line);
 }
 
 int uvgo_go_ctx_at(uvgo_ctx *ctx, uvgo_fn fn, void *arg, const char *file,

@@ -71,11 +71,17 @@ void uvgo__worker_ready(uvgo__worker *w, uvgo_task *t) {
   set_idle_handle(w, true);
 }
 
-void uvgo__worker_ready_kick(uvgo__worker *w) {
-  set_idle_handle(w, true);
+/* More than one new task queued here and a worker idle: wake it to
+ * steal. */
+static void offer_work(uvgo__worker *w) {
   if (atomic_load_explicit(&w->rt->idle_workers, memory_order_relaxed) > 0 &&
       uvgo__runq_len(w) > 1)
     uvgo__worker_wake_idle(w->rt);
+}
+
+void uvgo__worker_ready_kick(uvgo__worker *w) {
+  set_idle_handle(w, true);
+  offer_work(w);
 }
 
 static void drain_inbox(uvgo__worker *w);
@@ -258,10 +264,7 @@ static void drain(uvgo__worker *w) {
   if (has_local_work(w) || atomic_load_explicit(&w->rt->global_len,
                                                 memory_order_relaxed) > 0) {
     set_idle_handle(w, true);
-    mark_busy(w);
-    if (uvgo__runq_len(w) > 1 &&
-        atomic_load_explicit(&w->rt->idle_workers, memory_order_relaxed) > 0)
-      uvgo__worker_wake_idle(w->rt);
+    offer_work(w);
   } else {
     set_idle_handle(w, false);
     mark_idle(w);
