@@ -76,22 +76,66 @@ static const char *state_name(int state) {
   }
 }
 
-/* One line per task. Fields of a running task are its own to change, so
- * only its identity is printed; a blocked task's record is stable (it was
- * written before it parked). Called with the home worker's list lock. */
+/* A consistent copy of what a task on another thread is blocked in: the
+ * reader side of the block_seq seqlock (scheduler.h). False when the task
+ * is not parked or was rewriting the record as we looked. */
+typedef struct {
+  const char *call;
+  const char *file;
+  int line;
+  const void *object;
+} block_info;
+
+static bool read_block(uvgo_task *t, block_info *b) {
+  unsigned seq = atomic_load_explicit(&t->block_seq, memory_order_acquire);
+  if (seq & 1u)
+    return false;
+  /* Acquire loads: a field from a newer episode brings its odd mark
+   * with it, so the second look at the sequence sees the change. */
+  b->call = atomic_load_explicit(&t->block_call, memory_order_acquire);
+  b->file = atomic_load_explicit(&t->block_file, memory_order_acquire);
+  b->line = atomic_load_explicit(&t->block_line, memory_order_acquire);
+  b->object = atomic_load_explicit(&t->block_object, memory_order_acquire);
+  return b->call != NULL &&
+         atomic_load_explicit(&t->block_seq, memory_order_relaxed) == seq;
+}
+
+/* The name, copied byte by byte under name_seq; a name being rewritten as
+ * we look reads as empty rather than torn. */
+static void read_name(uvgo_task *t, char out[UVGO__NAME_MAX]) {
+  unsigned seq = atomic_load_explicit(&t->name_seq, memory_order_acquire);
+  size_t i = 0;
+  if ((seq & 1u) == 0)
+    for (; i < UVGO__NAME_MAX - 1; i++) {
+      out[i] = __atomic_load_n(&t->name[i], __ATOMIC_ACQUIRE);
+      if (out[i] == '\0')
+        break;
+    }
+  out[i] = '\0';
+  if (atomic_load_explicit(&t->name_seq, memory_order_relaxed) != seq)
+    out[0] = '\0';
+}
+
+/* One line per task, readable while the task runs on another worker: its
+ * spawn site and stack never change while it is listed, and what it is
+ * blocked in is read under a seqlock. Called with the home worker's list
+ * lock, so the record cannot be freed under us. */
 static void describe(FILE *out, uvgo_task *t, int worker) {
   int state = atomic_load_explicit(&t->state, memory_order_acquire);
-  bool blocked = state == UVGO__TASK_PARKED;
+  char name[UVGO__NAME_MAX];
+  read_name(t, name);
   fprintf(out, "  task %p", (void *)t);
-  if (t->name[0] != '\0' && state != UVGO__TASK_RUNNING)
-    fprintf(out, " \"%s\"", t->name);
+  if (name[0] != '\0')
+    fprintf(out, " \"%s\"", name);
   fprintf(out, " [worker %d, %s]", worker, state_name(state));
-  if (blocked && t->block_call != NULL) {
-    fprintf(out, " blocked in %s", t->block_call);
-    if (t->block_object != NULL)
-      fprintf(out, "(%p)", t->block_object);
-    if (t->block_file != NULL)
-      fprintf(out, " at %s:%d", t->block_file, t->block_line);
+  block_info b;
+  bool blocked = state == UVGO__TASK_PARKED && read_block(t, &b);
+  if (blocked) {
+    fprintf(out, " blocked in %s", b.call);
+    if (b.object != NULL)
+      fprintf(out, "(%p)", b.object);
+    if (b.file != NULL)
+      fprintf(out, " at %s:%d", b.file, b.line);
   }
   fprintf(out, "; spawned at %s:%d", t->spawn_file, t->spawn_line);
   if (blocked && t->stack != NULL)

@@ -8,11 +8,9 @@ int uvgo__parker_prepare(uvgo__parker *p, const char *call) {
   p->reason = UVGO__WAKE_NONE;
   uvgo__timer_entry_init(&p->deadline, NULL);
   if (p->task != NULL) {
-    p->task->block_call = call;
     /* The site macros (diag.h) left the caller's file:line here. */
-    p->task->block_file = uvgo_call_site_tls.file;
-    p->task->block_line = uvgo_call_site_tls.line;
-    p->task->block_object = uvgo_call_site_tls.object;
+    uvgo__task_set_block(p->task, call, uvgo_call_site_tls.file,
+                         uvgo_call_site_tls.line, uvgo_call_site_tls.object);
     atomic_store_explicit(&p->task->state, UVGO__TASK_PARKING,
                           memory_order_release);
     return 0;
@@ -32,7 +30,7 @@ void uvgo__parker_abandon(uvgo__parker *p) {
     /* A wake that already landed (NOTIFIED) is the one we are consuming. */
     atomic_store_explicit(&p->task->state, UVGO__TASK_RUNNING,
                           memory_order_relaxed);
-    p->task->block_call = NULL;
+    uvgo__task_clear_block(p->task);
     return;
   }
   uv_cond_destroy(&p->cond);
@@ -148,7 +146,7 @@ int uvgo__parker_wait_ex(uvgo__parker *p, uint64_t deadline_ms,
   }
   uvgo__task_switch_out(w, t);
   uvgo__timer_remove(&w->timers, &p->deadline);
-  t->block_call = NULL;
+  uvgo__task_clear_block(t);
   for (int i = 0; i < n; i++)
     uvgo__ctx_unwatch(scopes[i], &p->watch[i]);
   if (cap != NULL && p->reason == UVGO__WAKE_TIMEOUT) {

@@ -65,15 +65,23 @@ struct uvgo_task {
   uvgo_task *all_prev;
   const char *spawn_file;
   int spawn_line;
-  const char *block_call;   /* what it is parked in, for dumps */
-  const char *block_file;   /* where that call was made (site macros) */
-  int block_line;
-  const void *block_object; /* the channel, mutex, … it waits on */
+  /* What it is parked in, for dumps: the call, where it was made (site
+   * macros) and the channel, mutex, … it waits on. Written only by the task
+   * itself, read by dumps on other threads under block_seq (a seqlock: odd
+   * while the task rewrites them), so a dump never prints a torn record. */
+  _Atomic unsigned block_seq;
+  _Atomic(const char *) block_call;
+  _Atomic(const char *) block_file;
+  _Atomic int block_line;
+  _Atomic(const void *) block_object;
   void **locals;            /* task-local slots, allocated on first set */
   uvgo_ctx *ctx;            /* its context (a reference it holds) */
   uvgo_ctx *cancel_scope;   /* ctx's nearest cancellable node, or NULL */
   int shield;               /* uvgo_ctx_shield depth: no cancellation */
   void *copy_heap;          /* uvgo_go_copy payload beyond the inline area */
+  /* Bytes accessed with __atomic builtins where a dump may read them from
+   * another thread; name_seq is its seqlock (uvgo_task_set_name). */
+  _Atomic unsigned name_seq;
   char name[UVGO__NAME_MAX];
   _Alignas(16) unsigned char copy_inline[UVGO__INLINE_COPY];
 };
@@ -190,6 +198,26 @@ static inline uvgo_task *uvgo__current_task(void) {
 /* --- queues (sched_queue.c) --- */
 void uvgo__taskq_push(uvgo__taskq *q, uvgo_task *t);
 uvgo_task *uvgo__taskq_pop(uvgo__taskq *q);
+/* The task's own record of the call it is about to park in (call NULL:
+ * it is running again). Owner only; dumps read it with
+ * uvgo__task_block_read. */
+static inline void uvgo__task_set_block(uvgo_task *t, const char *call,
+                                        const char *file, int line,
+                                        const void *object) {
+  /* Release stores keep the odd mark ahead of each field (no fence: TSan
+   * does not model them); plain moves on x86. */
+  unsigned seq = atomic_load_explicit(&t->block_seq, memory_order_relaxed);
+  atomic_store_explicit(&t->block_seq, seq + 1, memory_order_relaxed);
+  atomic_store_explicit(&t->block_call, call, memory_order_release);
+  atomic_store_explicit(&t->block_file, file, memory_order_release);
+  atomic_store_explicit(&t->block_line, line, memory_order_release);
+  atomic_store_explicit(&t->block_object, object, memory_order_release);
+  atomic_store_explicit(&t->block_seq, seq + 2, memory_order_release);
+}
+static inline void uvgo__task_clear_block(uvgo_task *t) {
+  uvgo__task_set_block(t, NULL, NULL, 0, NULL);
+}
+
 static inline bool uvgo__taskq_empty(const uvgo__taskq *q) {
   return q->head == NULL;
 }

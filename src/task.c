@@ -57,6 +57,8 @@ static uvgo_task *task_record_alloc(uvgo__worker *w) {
     t = uvgo__malloc(sizeof *t);
     if (t == NULL)
       return NULL;
+    atomic_init(&t->block_seq, 0);
+    atomic_init(&t->name_seq, 0);
   }
   /* Field by field: a memset of the whole record was most of the cost of a
    * spawn. The fiber and live-list links are set when the task starts. */
@@ -66,14 +68,13 @@ static uvgo_task *task_record_alloc(uvgo__worker *w) {
   t->stack_size = 0;
   t->home = NULL;
   t->next = NULL;
-  t->block_call = NULL;
-  t->block_file = NULL;
+  uvgo__task_clear_block(t);
   t->locals = NULL;
   t->copy_heap = NULL;
   t->ctx = NULL;
   t->cancel_scope = NULL;
   t->shield = 0;
-  t->name[0] = '\0';
+  __atomic_store_n(&t->name[0], '\0', __ATOMIC_RELAXED);
   return t;
 }
 
@@ -451,21 +452,19 @@ int uvgo_park(void) {
   int v = PERMIT_PENDING;
   if (atomic_compare_exchange_strong(&t->permit, &v, PERMIT_NONE))
     return 0;
-  t->block_call = "uvgo_park";
-  t->block_file = uvgo_call_site_tls.file;
-  t->block_line = uvgo_call_site_tls.line;
-  t->block_object = NULL;
+  uvgo__task_set_block(t, "uvgo_park", uvgo_call_site_tls.file,
+                       uvgo_call_site_tls.line, NULL);
   atomic_store_explicit(&t->state, UVGO__TASK_PARKING, memory_order_release);
   v = PERMIT_NONE;
   if (!atomic_compare_exchange_strong(&t->permit, &v, PERMIT_PARKED)) {
     /* An unpark arrived just now: consume it instead of sleeping. */
     atomic_store(&t->permit, PERMIT_NONE);
     atomic_store_explicit(&t->state, UVGO__TASK_RUNNING, memory_order_relaxed);
-    t->block_call = NULL;
+    uvgo__task_clear_block(t);
     return 0;
   }
   uvgo__task_switch_out(t->home, t);
-  t->block_call = NULL;
+  uvgo__task_clear_block(t);
   return 0;
 }
 
@@ -496,8 +495,12 @@ int uvgo_task_set_name(uvgo_task *t, const char *name) {
   size_t n = strlen(name);
   if (n >= sizeof t->name)
     n = sizeof t->name - 1;
-  memcpy(t->name, name, n);
-  t->name[n] = '\0';
+  /* A dump on another thread may be reading it (seqlock, see diag.c). */
+  unsigned seq = atomic_fetch_add_explicit(&t->name_seq, 1, memory_order_relaxed);
+  for (size_t i = 0; i < n; i++)
+    __atomic_store_n(&t->name[i], name[i], __ATOMIC_RELEASE);
+  __atomic_store_n(&t->name[n], '\0', __ATOMIC_RELEASE);
+  atomic_store_explicit(&t->name_seq, seq + 2, memory_order_release);
   return 0;
 }
 
