@@ -2,6 +2,7 @@
 #include "harness.h"
 
 #include <stdatomic.h>
+#include <stdlib.h>
 #include <unistd.h>
 
 typedef struct {
@@ -98,10 +99,15 @@ UVGO_TEST(work_does_not_allocate, unit, 10) {
 }
 
 /* Cancelled while queued behind a busy pool: the job is withdrawn, the
- * task still waits for libuv's callback, and gets UV_ECANCELED. */
-static void slow_job(void *arg) {
+ * task still waits for libuv's callback, and gets UV_ECANCELED. The pool
+ * is held busy until the call has returned, so no timing is assumed. */
+enum { POOL_THREADS = 4 }; /* libuv's default (UV_THREADPOOL_SIZE) */
+static _Atomic int pool_jobs_started;
+static uv_sem_t pool_release;
+static void blocking_job(void *arg) {
   (void)arg;
-  uv_sleep(100);
+  atomic_fetch_add(&pool_jobs_started, 1);
+  uv_sem_wait(&pool_release);
 }
 static _Atomic int ran_after_cancel;
 static void marker_job(void *arg) {
@@ -110,30 +116,40 @@ static void marker_job(void *arg) {
 }
 static void occupy_pool(void *arg) {
   (void)arg;
-  ASSERT_OK(uvgo_work(NULL, slow_job, NULL));
+  ASSERT_OK(uvgo_work(NULL, blocking_job, NULL));
 }
 static void cancel_queued_main(void *arg) {
   (void)arg;
-  /* libuv's pool has 4 threads by default (UV_THREADPOOL_SIZE): fill it. */
-  for (int i = 0; i < 4; i++)
+  for (int i = 0; i < POOL_THREADS; i++)
     ASSERT_OK(uvgo_go(occupy_pool, NULL));
-  ASSERT_OK(uvgo_sleep(20));
+  while (atomic_load(&pool_jobs_started) < POOL_THREADS)
+    ASSERT_OK(uvgo_sleep(1));
   uvgo_ctx *c;
   ASSERT_OK(uvgo_ctx_with_timeout(uvgo_ctx_background(), 10, &c));
   ASSERT_ERR(uvgo_work(c, marker_job, NULL), UV_ETIMEDOUT);
   ASSERT_OK(uvgo_ctx_release(c));
+  for (int i = 0; i < POOL_THREADS; i++)
+    uv_sem_post(&pool_release);
 }
 
 UVGO_TEST(work_cancelled_while_queued, unit, 20) {
+  const char *size = getenv("UV_THREADPOOL_SIZE");
+  if (size != NULL && atoi(size) != POOL_THREADS)
+    uvgo_test_skip("assumes libuv's default pool of 4 threads");
   atomic_store(&ran_after_cancel, 0);
+  atomic_store(&pool_jobs_started, 0);
+  ASSERT_OK(uv_sem_init(&pool_release, 0));
   ASSERT_OK(uvgo_run(NULL, cancel_queued_main, NULL));
+  uv_sem_destroy(&pool_release);
   ASSERT_EQ(atomic_load(&ran_after_cancel), 0);
 }
 
 /* Cancelled while running: the task waits for the job to finish. */
+static _Atomic int long_job_started;
 static _Atomic int long_job_done;
 static void long_job(void *arg) {
   (void)arg;
+  atomic_store(&long_job_started, 1);
   uv_sleep(60);
   atomic_store(&long_job_done, 1);
 }
@@ -148,12 +164,14 @@ static void cancel_running_main(void *arg) {
   uvgo_ctx *c;
   ASSERT_OK(uvgo_ctx_with_cancel(uvgo_ctx_current(), &c));
   ASSERT_OK(uvgo_go_ctx(c, cancel_running_task, NULL));
-  ASSERT_OK(uvgo_sleep(20));
+  while (!atomic_load(&long_job_started))
+    ASSERT_OK(uvgo_sleep(1));
   ASSERT_OK(uvgo_ctx_cancel(c));
   ASSERT_OK(uvgo_ctx_release(c));
 }
 
 UVGO_TEST(work_cancelled_while_running_waits_for_it, unit, 20) {
+  atomic_store(&long_job_started, 0);
   atomic_store(&long_job_done, 0);
   ASSERT_OK(uvgo_run(NULL, cancel_running_main, NULL));
 }
