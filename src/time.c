@@ -47,6 +47,7 @@ uvgo_chan *uvgo_after_deadline(uint64_t deadline_ms) {
  * precise reads only, so it never runs ahead of the clock. */
 #define CAL_NS 20000000u      /* calibrate over at least 20 ms */
 #define REANCHOR_NS 100000000u /* re-read the precise clock every 100 ms */
+#define SAMPLE_SLACK_NS 20000u /* two precise reads further apart: retry */
 
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <cpuid.h>
@@ -81,8 +82,17 @@ static uint64_t fast_now_ms(void) {
     return (tsc_clock.ns_anchor +
             (uint64_t)((double)since * tsc_clock.ns_per_tick)) /
            1000000u;
+  /* A pair (tsc, ns) is only as good as the gap between its two reads: a
+   * preemption there would skew the rate (deadlines early by tens of ms)
+   * or the anchor. Bracket the TSC read with two precise reads and keep
+   * the pair only when they are close. */
+  uint64_t before = uv_hrtime();
+  tsc = __rdtsc();
   uint64_t ns = uv_hrtime();
   now_cache = ns / 1000000u;
+  if (ns - before > SAMPLE_SLACK_NS)
+    return ns / 1000000u; /* the next call tries again */
+  ns = before + (ns - before) / 2;
   if (tsc_clock.ns_base == 0 || tsc < tsc_clock.tsc_base) {
     tsc_clock.tsc_base = tsc;
     tsc_clock.ns_base = ns;
