@@ -81,15 +81,18 @@ static uvgo_chan *fetch_user_naive(const char *id) {
   return ch;
 }
 
-/* A caller that gives up after 10 ms. */
+/* A caller that gives up after 10 ms, then tells the request handler by
+ * closing `finished`. */
 static void impatient_caller(void *arg) {
-  (void)arg;
+  uvgo_chan *finished = arg;
   uvgo_chan *ch = fetch_user_naive("42");
   uvgo_select_case cases[] = {UVGO_RECV_CASE(ch, NULL),
                               UVGO_RECV_CASE(uvgo_after(10), NULL)};
   if (uvgo_select(cases, 2) == 1)
     printf("caller gave up waiting for user 42\n");
   uvgo_chan_release(ch);
+  uvgo_chan_close(finished);
+  uvgo_chan_release(finished);
 }
 
 static void main_task(void *arg) {
@@ -112,8 +115,15 @@ static void main_task(void *arg) {
    * request ends is what frees its sender. */
   uvgo_ctx *request;
   uvgo_ctx_with_cancel(ctx, &request);
-  uvgo_go_ctx(request, impatient_caller, NULL);
-  uvgo_sleep(60); /* the request handler finishes... */
+  uvgo_chan *finished = uvgo_chan_new(0, 0);
+  uvgo_chan_retain(finished); /* the caller's reference */
+  uvgo_go_ctx(request, impatient_caller, finished);
+  /* The request handler finishes after the caller has given up (waiting
+   * for it rather than for a while: a cancel any earlier would end the
+   * caller's select instead)... */
+  uvgo_chan_recv(finished, NULL);
+  uvgo_chan_release(finished);
+  uvgo_sleep(50); /* longer than the service: its sender is stuck now */
   uvgo_ctx_cancel(request); /* ...and its context ends: no leak */
   uvgo_ctx_release(request);
 
@@ -122,7 +132,12 @@ static void main_task(void *arg) {
 }
 
 int main(void) {
-  int err = uvgo_run(NULL, main_task, NULL);
+  /* One worker: the caller's 10 ms and the user service's 30 ms are then
+   * timers on one heap, fired in deadline order, so the caller always
+   * gives up first. With a worker each, a stall of the caller's thread
+   * could let the sender's answer reach it first. */
+  uvgo_config cfg = {.workers = 1};
+  int err = uvgo_run(&cfg, main_task, NULL);
   printf("run ended: %s\n", uvgo_err_name(err));
   return err == 0 ? 0 : 1;
 }

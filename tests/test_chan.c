@@ -5,6 +5,8 @@
 #include <stdatomic.h>
 #include <sys/wait.h>
 
+#include "chan.h" /* to see who is queued on a channel */
+
 static uvgo_config one_worker(unsigned n) {
   uvgo_config cfg = {0};
   cfg.workers = n;
@@ -98,35 +100,48 @@ UVGO_TEST(chan_bad_input, unit, 10) {
 
 static _Atomic int received;
 
+typedef struct {
+  uvgo_chan *c;
+  uvgo_chan *gate; /* closed by main once it has seen nobody wait */
+} rendezvous;
+
 static void late_receiver(void *arg) {
-  uvgo_chan *c = arg;
-  uvgo_sleep(20);
+  rendezvous *r = arg;
+  /* With 2 workers another worker may run us at once: hold back until
+   * main's try_send has found nobody waiting. */
+  ASSERT_ERR(uvgo_chan_recv(r->gate, NULL), UVGO_ECLOSED);
+  ASSERT_OK(uvgo_sleep(20));
   int v = 0;
   atomic_store(&received, 1);
-  ASSERT_OK(uvgo_chan_recv(c, &v));
+  ASSERT_OK(uvgo_chan_recv(r->c, &v));
   ASSERT_EQ(v, 42);
 }
 
 static void rendezvous_main(void *arg) {
-  uvgo_chan *c = uvgo_chan_new(sizeof(int), 0);
-  ASSERT_OK(uvgo_go(late_receiver, c));
-  int v = 42;
-  ASSERT_ERR(uvgo_chan_try_send(c, &v), UV_EAGAIN); /* nobody waits yet */
+  rendezvous *r = arg;
+  /* Before the receiver exists, so its 20 ms sleep lies inside t0..now. */
   uint64_t t0 = uvgo_now_ms();
-  ASSERT_OK(uvgo_chan_send(c, &v));
+  ASSERT_OK(uvgo_go(late_receiver, r));
+  int v = 42;
+  ASSERT_ERR(uvgo_chan_try_send(r->c, &v), UV_EAGAIN); /* nobody waits yet */
+  ASSERT_OK(uvgo_chan_close(r->gate));
+  ASSERT_OK(uvgo_chan_send(r->c, &v));
   /* The send returned only after the receiver got there. */
   ASSERT_EQ(atomic_load(&received), 1);
-  ASSERT_UGE(uvgo_now_ms() - t0, 15);
-  uvgo_sleep(1);
-  ASSERT_OK(uvgo_chan_release(c));
-  (void)arg;
+  ASSERT_UGE(uvgo_now_ms() - t0, 20);
 }
 
 UVGO_TEST(chan_unbuffered_send_waits_for_receiver, unit, 10) {
   for (unsigned w = 1; w <= 2; w++) {
     atomic_store(&received, 0);
+    rendezvous r = {.c = uvgo_chan_new(sizeof(int), 0),
+                    .gate = uvgo_chan_new(0, 0)};
     uvgo_config cfg = one_worker(w);
-    ASSERT_OK(uvgo_run(&cfg, rendezvous_main, NULL));
+    ASSERT_OK(uvgo_run(&cfg, rendezvous_main, &r));
+    /* uvgo_run waited for the receiver: nobody is inside a call on
+     * either channel any more. */
+    ASSERT_OK(uvgo_chan_release(r.c));
+    ASSERT_OK(uvgo_chan_release(r.gate));
   }
 }
 
@@ -219,6 +234,17 @@ static void blocked_send(void *arg) {
   atomic_fetch_add(&closed_seen, 1);
 }
 
+/* Waiters queued on one side of c now. */
+static int queued(uvgo_chan *c, bool recvq) {
+  int n = 0;
+  uvgo__chan_lock(c);
+  for (uvgo__waiter *w = recvq ? c->recvq.head : c->sendq.head; w != NULL;
+       w = w->next)
+    n++;
+  uvgo__chan_unlock(c);
+  return n;
+}
+
 static void close_main(void *arg) {
   (void)arg;
   uvgo_chan *r = uvgo_chan_new(sizeof(int), 0);
@@ -227,7 +253,10 @@ static void close_main(void *arg) {
     ASSERT_OK(uvgo_go(blocked_recv, r));
     ASSERT_OK(uvgo_go(blocked_send, s));
   }
-  uvgo_sleep(10);
+  /* Until all ten are blocked: stolen by another worker, they may not
+   * have run yet however long we sleep. */
+  while (queued(r, true) < 5 || queued(s, false) < 5)
+    uvgo_yield();
   /* Last release with blocked waiters: misuse, nothing changes. */
   ASSERT_ERR(uvgo_chan_release(r), UVGO_EWAITERS);
   ASSERT_OK(uvgo_chan_close(r));

@@ -273,6 +273,7 @@ typedef struct {
   long n;
   _Atomic long got;
   _Atomic int done;
+  uvgo_wg fiddlers; /* done by each fiddler once it stops touching tk/tm */
 } timer_race;
 
 static void data_sender(void *arg) {
@@ -290,6 +291,7 @@ static void fiddler(void *arg) {
       uvgo_yield();
     uvgo_timer_stop(t->tm);
   }
+  ASSERT_OK(uvgo_wg_done(&t->fiddlers));
 }
 
 static void timer_main(void *arg) {
@@ -298,6 +300,7 @@ static void timer_main(void *arg) {
   ASSERT_OK(uvgo_timer_new(1, &t->tm));
   unsigned nw = uvgo_worker_count();
   ASSERT_OK(uvgo_go_on(1 % nw, data_sender, t));
+  ASSERT_OK(uvgo_wg_add(&t->fiddlers, 2)); /* the task and the thread */
   ASSERT_OK(uvgo_go_on(nw - 1, fiddler, t));
   uv_thread_t th;
   ASSERT_OK(uv_thread_create(&th, fiddler, t));
@@ -318,7 +321,9 @@ static void timer_main(void *arg) {
   ASSERT_EQ(sum, t->n * (t->n + 1) / 2);
   atomic_store(&t->done, 1);
   uv_thread_join(&th);
-  uvgo_sleep(5); /* let the fiddler task see done */
+  /* The fiddler task may be anywhere in its loop on another worker: free
+   * the timers only once it has left it (a sleep here raced it). */
+  ASSERT_OK(uvgo_wg_wait(&t->fiddlers));
   ASSERT_OK(uvgo_ticker_free(t->tk));
   ASSERT_OK(uvgo_timer_free(t->tm));
 }

@@ -94,12 +94,18 @@ UVGO_TEST(ctx_deadline_in_the_past_has_ended, unit, 10) {
 }
 
 /* Off a worker there is no timer heap: the deadline is enforced when the
- * context is checked. */
+ * context is checked. A second is far more than the two calls need, and
+ * the wait is for the deadline itself, not a guess at it. */
 UVGO_TEST(ctx_timeout_off_worker_is_lazy, unit, 10) {
   uvgo_ctx *c;
-  ASSERT_OK(uvgo_ctx_with_timeout(uvgo_ctx_background(), 20, &c));
+  uint64_t start = uvgo_now_ms();
+  ASSERT_OK(uvgo_ctx_with_timeout(uvgo_ctx_background(), 1000, &c));
   ASSERT_OK(uvgo_ctx_err(c));
-  uv_sleep(40);
+  uint64_t deadline = 0;
+  ASSERT_OK(uvgo_ctx_deadline(c, &deadline));
+  ASSERT_GE(deadline, start + 1000);
+  while (uvgo_now_ms() < deadline)
+    uv_sleep(10);
   ASSERT_ERR(uvgo_ctx_err(c), UV_ETIMEDOUT);
   ASSERT_OK(uvgo_ctx_release(c));
 }
@@ -109,9 +115,11 @@ UVGO_TEST(ctx_timeout_off_worker_is_lazy, unit, 10) {
 static void timeout_main(void *arg) {
   (void)arg;
   uvgo_ctx *c;
+  /* Read before the timeout starts, so the elapsed time is a lower bound
+   * however late this task runs after creating it. */
+  uint64_t start = uvgo_now_ms();
   ASSERT_OK(uvgo_ctx_with_timeout(uvgo_ctx_background(), 30, &c));
   uvgo_chan *done = uvgo_ctx_done(c);
-  uint64_t start = uvgo_now_ms();
   ASSERT_ERR(uvgo_chan_recv(done, NULL), UVGO_ECLOSED);
   ASSERT_GE(uvgo_now_ms() - start, 29);
   ASSERT_ERR(uvgo_ctx_err(c), UV_ETIMEDOUT);

@@ -39,19 +39,33 @@ static void fetch_user_leaky(void *arg) {
   uvgo_chan_send(arg, &user); /* the caller gave up: blocks */
 }
 
+/* Whether verify_none shows the sender parked in its send yet: until it
+ * has run that far (on either worker, however late), the report would
+ * only say "queued" or "running". */
+static bool sender_reported_blocked(void) {
+  FILE *scratch = tmpfile();
+  ASSERT_NOT_NULL(scratch);
+  ASSERT_EQ(uvgo_verify_none(scratch), 1);
+  bool blocked = strstr(read_all(scratch), "blocked in uvgo_chan_send(0x") != NULL;
+  fclose(scratch);
+  return blocked;
+}
+
 static void leak_main(void *arg) {
   FILE *report = arg;
   ASSERT_EQ(uvgo_verify_none(report), 0);
   uvgo_chan *ch = uvgo_chan_new(sizeof(int), 0);
   ASSERT_OK(uvgo_go(fetch_user_leaky, ch));
-  ASSERT_OK(uvgo_sleep(10));
+  while (!sender_reported_blocked())
+    ASSERT_OK(uvgo_sleep(1));
   ASSERT_EQ(uvgo_verify_none(report), 1);
   ASSERT_EQ(uvgo_verify_none(NULL), 1);
-  /* Clean up so the run can end: take the value. */
+  /* Clean up so the run can end: take the value. The sender then still
+   * has to be scheduled to return, so wait for that rather than a while. */
   int v;
   ASSERT_OK(uvgo_chan_recv(ch, &v));
-  ASSERT_OK(uvgo_sleep(5));
-  ASSERT_EQ(uvgo_verify_none(NULL), 0);
+  while (uvgo_verify_none(NULL) != 0)
+    ASSERT_OK(uvgo_sleep(1));
   ASSERT_OK(uvgo_chan_release(ch));
 }
 
@@ -163,7 +177,9 @@ UVGO_TEST(sigquit_dumps_while_worker_is_stuck, unit, 30) {
 /* The watchdog names a task that hogs its worker. */
 static void hog(void *arg) {
   (void)arg;
-  uint64_t until = uv_hrtime() + 300 * 1000000ull;
+  /* The monitor must sample the hog twice, 50 ms apart: seconds leave
+   * room for its thread to be starved on a loaded machine. */
+  uint64_t until = uv_hrtime() + 2000 * 1000000ull;
   while (uv_hrtime() < until) {
   }
 }

@@ -326,17 +326,27 @@ UVGO_TEST(go_on_pins_to_worker, unit, 20) {
     ASSERT_EQ(atomic_load(&placed[w]), 10);
 }
 
-/* CPU-bound tasks spawned on worker 0 are stolen by idle workers. */
+/* CPU-bound tasks spawned on worker 0 are stolen by idle workers. On
+ * worker 0 a task also holds on (no switch point) until worker 1 has
+ * finished one: the CPU work alone could be over before a starved worker 1
+ * thread is scheduled at all. Capped, so a worker that never steals fails
+ * the assertion rather than the timeout. */
 static _Atomic int ran_on[2];
+static uint64_t steal_deadline_ns;
 static void busy(void *arg) {
   (void)arg;
   volatile uint64_t x = 1;
   for (int i = 0; i < 200000; i++)
     x = x * 6364136223846793005u + 1;
-  atomic_fetch_add(&ran_on[uvgo_worker_id()], 1);
+  int w = uvgo_worker_id();
+  if (w == 0)
+    while (atomic_load(&ran_on[1]) == 0 && uv_hrtime() < steal_deadline_ns) {
+    }
+  atomic_fetch_add(&ran_on[w], 1);
 }
 static void steal_main(void *arg) {
   (void)arg;
+  steal_deadline_ns = uv_hrtime() + 10 * 1000000000ull;
   for (int i = 0; i < 200; i++)
     ASSERT_OK(uvgo_go(busy, NULL));
 }

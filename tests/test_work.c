@@ -20,7 +20,13 @@ static void blocking_fn(void *arg) {
   wt->work_thread = uv_thread_self();
   atomic_store(&wt->working, 1);
   long before = atomic_load(&wt->ticks);
-  usleep(50 * 1000); /* blocks this pool thread, not the worker */
+  /* Blocks this pool thread, not the worker: held until the other task
+   * has ticked, since a fixed sleep could end before a descheduled worker
+   * ticked once. Capped, so a worker that cannot tick fails the assertion
+   * instead of the timeout. */
+  uint64_t until = uv_hrtime() + 5 * 1000000000ull;
+  while (atomic_load(&wt->ticks) - before < 2 && uv_hrtime() < until)
+    usleep(1000);
   atomic_store(&wt->ticks_during, atomic_load(&wt->ticks) - before);
   atomic_store(&wt->working, 0);
   wt->result = 42;
