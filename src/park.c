@@ -30,7 +30,6 @@ void uvgo__parker_abandon(uvgo__parker *p) {
     /* A wake that already landed (NOTIFIED) is the one we are consuming. */
     atomic_store_explicit(&p->task->state, UVGO__TASK_RUNNING,
                           memory_order_relaxed);
-    uvgo__task_clear_block(p->task);
     return;
   }
   uv_cond_destroy(&p->cond);
@@ -146,7 +145,6 @@ int uvgo__parker_wait_ex(uvgo__parker *p, uint64_t deadline_ms,
   }
   uvgo__task_switch_out(w, t);
   uvgo__timer_remove(&w->timers, &p->deadline);
-  uvgo__task_clear_block(t);
   for (int i = 0; i < n; i++)
     uvgo__ctx_unwatch(scopes[i], &p->watch[i]);
   if (cap != NULL && p->reason == UVGO__WAKE_TIMEOUT) {

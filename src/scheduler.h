@@ -198,9 +198,10 @@ static inline uvgo_task *uvgo__current_task(void) {
 /* --- queues (sched_queue.c) --- */
 void uvgo__taskq_push(uvgo__taskq *q, uvgo_task *t);
 uvgo_task *uvgo__taskq_pop(uvgo__taskq *q);
-/* The task's own record of the call it is about to park in (call NULL:
- * it is running again). Owner only; dumps read it with
- * uvgo__task_block_read. */
+/* The task's own record of the call it is about to park in, written just
+ * before it enters PARKING. Never cleared: the state says whether the task
+ * is parked, so only a parked task's record is read. Owner only; dumps
+ * read it in diag.c (read_block). */
 static inline void uvgo__task_set_block(uvgo_task *t, const char *call,
                                         const char *file, int line,
                                         const void *object) {
@@ -214,10 +215,6 @@ static inline void uvgo__task_set_block(uvgo_task *t, const char *call,
   atomic_store_explicit(&t->block_object, object, memory_order_release);
   atomic_store_explicit(&t->block_seq, seq + 2, memory_order_release);
 }
-static inline void uvgo__task_clear_block(uvgo_task *t) {
-  uvgo__task_set_block(t, NULL, NULL, 0, NULL);
-}
-
 static inline bool uvgo__taskq_empty(const uvgo__taskq *q) {
   return q->head == NULL;
 }

@@ -57,7 +57,13 @@ static uvgo_task *task_record_alloc(uvgo__worker *w) {
     t = uvgo__malloc(sizeof *t);
     if (t == NULL)
       return NULL;
+    /* A recycled record keeps its last block record: unread unless the
+     * task is parked, and rewritten before it parks. */
     atomic_init(&t->block_seq, 0);
+    atomic_init(&t->block_call, NULL);
+    atomic_init(&t->block_file, NULL);
+    atomic_init(&t->block_line, 0);
+    atomic_init(&t->block_object, NULL);
     atomic_init(&t->name_seq, 0);
   }
   /* Field by field: a memset of the whole record was most of the cost of a
@@ -68,7 +74,6 @@ static uvgo_task *task_record_alloc(uvgo__worker *w) {
   t->stack_size = 0;
   t->home = NULL;
   t->next = NULL;
-  uvgo__task_clear_block(t);
   t->locals = NULL;
   t->copy_heap = NULL;
   t->ctx = NULL;
@@ -460,11 +465,9 @@ int uvgo_park(void) {
     /* An unpark arrived just now: consume it instead of sleeping. */
     atomic_store(&t->permit, PERMIT_NONE);
     atomic_store_explicit(&t->state, UVGO__TASK_RUNNING, memory_order_relaxed);
-    uvgo__task_clear_block(t);
     return 0;
   }
   uvgo__task_switch_out(t->home, t);
-  uvgo__task_clear_block(t);
   return 0;
 }
 
