@@ -4,8 +4,8 @@
 #include <stdlib.h>
 
 #include "bench.h"
-#include "fiber.h"
-#include "internal.h"
+#include "core/fiber.h"
+#include "core/internal.h"
 
 static uvgo__fiber main_fiber;
 

@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <sys/wait.h>
 
-#include "internal.h"
+#include "core/internal.h"
 
 UVGO_TEST(alloc_replace_rejects_null, unit, 10) {
   ASSERT_ERR(uvgo_replace_allocator(NULL, realloc, calloc, free), UV_EINVAL);

@@ -5,7 +5,7 @@
 #include <stdatomic.h>
 #include <sys/wait.h>
 
-#include "chan.h" /* to see who is queued on a channel */
+#include "core/chan.h" /* to see who is queued on a channel */
 
 static uvgo_config one_worker(unsigned n) {
   uvgo_config cfg = {0};

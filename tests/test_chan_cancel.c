@@ -4,7 +4,7 @@
  * consistent. */
 #include "harness.h"
 
-#include "chan.h"
+#include "core/chan.h"
 
 static void cancel_first_waiter(uvgo_chan *c, bool recvq, int code) {
   uvgo__chan_lock(c);

@@ -5,8 +5,8 @@
 
 #include <fenv.h>
 
-#include "fiber.h"
-#include "internal.h"
+#include "core/fiber.h"
+#include "core/internal.h"
 
 /* A two-party world: the test's own context and fibers it switches to. */
 static uvgo__fiber main_fiber;

@@ -410,7 +410,7 @@ UVGO_TEST(after_deadline_never_early, unit, 20) {
     /* Many cheap readings in between, to exercise the calibrated path. */
     for (int i = 0; i < 1000; i++) {
       uint64_t before = uvgo_now_ms();
-      /* the tagged encoding of src/chan.h: deadline << 1 | 1 */
+      /* the tagged encoding of src/core/chan.h: deadline << 1 | 1 */
       uint64_t d = (uint64_t)(uintptr_t)uvgo_after(0) >> 1;
       ASSERT_UGE(d, before);
     }

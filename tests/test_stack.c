@@ -7,8 +7,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "fiber.h"
-#include "internal.h"
+#include "core/fiber.h"
+#include "core/internal.h"
 #include "uvgo_config.h"
 
 static uvgo__fiber main_fiber;

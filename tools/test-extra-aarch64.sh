@@ -15,12 +15,12 @@ out=build/aarch64-standalone
 mkdir -p "$out"
 cflags=(-std=c11 -D_GNU_SOURCE -O2 -g -Wall -Wextra -Werror -Wno-unused-parameter
         -fstack-clash-protection -Itools/standalone -Isrc -Iinclude)
-common=(src/fiber.c src/stack.c src/alloc.c tools/standalone/task_layer_test.c)
+common=(src/core/fiber.c src/core/stack.c src/core/alloc.c tools/standalone/task_layer_test.c)
 status=0
 for variant in asm ucontext; do
   case $variant in
-    asm) sw=src/arch/switch_aarch64.S ;;
-    ucontext) sw=src/arch/switch_ucontext.c ;;
+    asm) sw=src/core/arch/switch_aarch64.S ;;
+    ucontext) sw=src/core/arch/switch_ucontext.c ;;
   esac
   bin=$out/task-layer-$variant
   if ! "$CC" "${cflags[@]}" -DSWITCH_NAME="\"$variant\"" -o "$bin" \

@@ -5,7 +5,7 @@
 #
 # A parked fiber has no thread of its own: its callee-saved registers and
 # resume address sit on its stack at fiber->sp, in the layout documented in
-# src/arch/switch.h (keep the two in sync). The command loads that frame into
+# src/core/arch/switch.h (keep the two in sync). The command loads that frame into
 # the current thread's registers, prints `bt`, and puts the registers back.
 # It needs a live process (gdb cannot write registers of a core file).
 #
@@ -81,7 +81,7 @@ FIBER is an expression: a uvgo__fiber *, or its address."""
 UvgoBtFiber()
 
 
-# Task states, as in src/scheduler.h (uvgo__task_state).
+# Task states, as in src/core/scheduler.h (uvgo__task_state).
 _STATES = ["not started", "runnable", "running", "yielding", "parking",
            "notified", "parked", "done"]
 

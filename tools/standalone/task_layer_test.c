@@ -10,8 +10,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "fiber.h"
-#include "internal.h"
+#include "core/fiber.h"
+#include "core/internal.h"
 
 static int checks, failures;
 

@@ -1,0 +1,355 @@
+/* Channels: a ring buffer plus FIFO queues of blocked senders and
+ * receivers, one spinlock per channel (src/chan.h has the invariants).
+ *
+ * Invariants under the lock: senders wait only while the buffer is full
+ * (or, unbuffered, no receiver waits); receivers wait only while it is
+ * empty; so a send first looks for a waiting receiver and a receive for a
+ * waiting sender, and at most one of the two queues is non-empty. */
+#include "core/chan.h"
+
+#include <sched.h>
+
+#if defined(__x86_64__) || defined(__i386__)
+#define cpu_relax() __builtin_ia32_pause()
+#elif defined(__aarch64__)
+#define cpu_relax() __asm__ volatile("yield" ::: "memory")
+#else
+#define cpu_relax() ((void)0)
+#endif
+
+#define SPIN_LIMIT 64
+
+void uvgo__chan_lock_slow(uvgo_chan *c) {
+  for (unsigned spins = 0;; spins++) {
+    if (atomic_load_explicit(&c->lock, memory_order_relaxed) == 0 &&
+        !atomic_exchange_explicit(&c->lock, 1, memory_order_acquire))
+      return;
+    /* The holder may have been preempted (2 cores, several workers and
+     * foreign threads): stop burning its CPU. */
+    if (spins < SPIN_LIMIT)
+      cpu_relax();
+    else
+      sched_yield();
+  }
+}
+
+/* --- quarantine: under UVGO_STRICT released channels are kept (poisoned)
+ * for a while so a second release or a late use is reported rather than
+ * reading freed memory. --- */
+#define QUARANTINE 64
+static uvgo_chan *quarantine[QUARANTINE];
+static unsigned quarantine_next;
+static _Atomic int quarantine_lock;
+
+static void chan_free(uvgo_chan *c) {
+  c->magic = UVGO__CHAN_DEAD;
+  if (!uvgo__strict()) {
+    uvgo__free(c);
+    return;
+  }
+  while (atomic_exchange_explicit(&quarantine_lock, 1, memory_order_acquire))
+    sched_yield();
+  uvgo_chan *old = quarantine[quarantine_next];
+  quarantine[quarantine_next] = c;
+  quarantine_next = (quarantine_next + 1) % QUARANTINE;
+  atomic_store_explicit(&quarantine_lock, 0, memory_order_release);
+  uvgo__free(old);
+}
+
+int uvgo__chan_check_fail(const uvgo_chan *c, const char *call,
+                          const void *caller) {
+  if (c == NULL)
+    return uvgo__misuse(UV_EINVAL, call, "NULL channel", caller);
+  return uvgo__misuse(UVGO_ERELEASED, call,
+                      "channel used after its last release", caller);
+}
+
+uvgo_chan *uvgo_chan_new(size_t elem_size, size_t cap) {
+  if (elem_size > UVGO_CHAN_MAX_ELEM || cap > UVGO_CHAN_MAX_CAP)
+    return NULL;
+  /* Buffer right after the header, aligned for any element type. */
+  size_t header = (sizeof(uvgo_chan) + 15u) & ~(size_t)15u;
+  uvgo_chan *c = uvgo__malloc(header + elem_size * cap);
+  if (c == NULL)
+    return NULL;
+  memset(c, 0, sizeof *c);
+  c->magic = UVGO__CHAN_MAGIC;
+  atomic_init(&c->lock, 0);
+  atomic_init(&c->refs, 1);
+  c->elem_size = elem_size;
+  c->cap = cap;
+  c->buf = (unsigned char *)c + header;
+  return c;
+}
+
+int uvgo_chan_retain(uvgo_chan *ch) {
+  if (ch != NULL && uvgo__is_after(ch))
+    return UVGO__MISUSE(UV_EINVAL, "retain of a uvgo_after channel");
+  int err = uvgo__chan_check(ch, "uvgo_chan_retain");
+  if (err != 0)
+    return err;
+  atomic_fetch_add_explicit(&ch->refs, 1, memory_order_relaxed);
+  return 0;
+}
+
+int uvgo_chan_release(uvgo_chan *ch) {
+  if (ch == NULL)
+    return 0;
+  if (uvgo__is_after(ch))
+    return UVGO__MISUSE(UV_EINVAL, "release of a uvgo_after channel");
+  if (ch->magic != UVGO__CHAN_MAGIC)
+    return UVGO__MISUSE(UVGO_ERELEASED, "channel released after its last "
+                                        "release");
+  uvgo__chan_lock(ch);
+  size_t refs = atomic_load_explicit(&ch->refs, memory_order_acquire);
+  if (refs == 1 && (ch->recvq.head != NULL || ch->sendq.head != NULL)) {
+    uvgo__chan_unlock(ch);
+    return UVGO__MISUSE(UVGO_EWAITERS,
+                        "last release of a channel with blocked waiters");
+  }
+  refs = atomic_fetch_sub_explicit(&ch->refs, 1, memory_order_acq_rel);
+  uvgo__chan_unlock(ch);
+  if (refs == 1)
+    chan_free(ch);
+  return 0;
+}
+
+/* --- the locked halves --- */
+
+static inline unsigned char *slot(uvgo_chan *c, size_t i) {
+  return c->buf + i * c->elem_size;
+}
+
+int uvgo__chan_send_locked(uvgo_chan *c, const void *elem,
+                           uvgo__parker **wake) {
+  if (c->closed)
+    return UVGO_ECLOSED;
+  uvgo__waiter *w = uvgo__waitq_claim(&c->recvq);
+  if (w != NULL) {
+    /* Direct handoff into the blocked receiver's buffer: it cannot run
+     * until we wake it, so its stack is ours to write. */
+    if (w->elem != NULL && c->elem_size != 0)
+      uvgo__elem_copy(w->elem, elem, c->elem_size);
+    w->closed = false;
+    *wake = w->parker;
+    return 0;
+  }
+  if (c->len < c->cap) {
+    size_t tail = c->head + c->len;
+    if (tail >= c->cap)
+      tail -= c->cap;
+    if (c->elem_size != 0)
+      uvgo__elem_copy(slot(c, tail), elem, c->elem_size);
+    c->len++;
+    return 0;
+  }
+  return UV_EAGAIN;
+}
+
+int uvgo__chan_recv_locked(uvgo_chan *c, void *elem, uvgo__parker **wake) {
+  uvgo__waiter *w = uvgo__waitq_claim(&c->sendq);
+  if (w != NULL) {
+    if (c->cap == 0) {
+      if (elem != NULL && c->elem_size != 0)
+        uvgo__elem_copy(elem, w->elem, c->elem_size);
+    } else {
+      /* Senders wait only on a full buffer: take the oldest value and
+       * put the sender's at the back, keeping FIFO order. */
+      if (c->elem_size != 0) {
+        if (elem != NULL)
+          uvgo__elem_copy(elem, slot(c, c->head), c->elem_size);
+        uvgo__elem_copy(slot(c, c->head), w->elem, c->elem_size);
+      }
+      if (++c->head == c->cap)
+        c->head = 0;
+    }
+    w->closed = false;
+    *wake = w->parker;
+    return 0;
+  }
+  if (c->len > 0) {
+    if (elem != NULL && c->elem_size != 0)
+      uvgo__elem_copy(elem, slot(c, c->head), c->elem_size);
+    if (++c->head == c->cap)
+      c->head = 0;
+    c->len--;
+    return 0;
+  }
+  if (c->closed)
+    return UVGO_ECLOSED;
+  return UV_EAGAIN;
+}
+
+/* --- blocking --- */
+
+/* Park on q until a partner (or close, or a cancellation) claims us. Called
+ * with the lock held; returns with it released. */
+static int block_on(uvgo_chan *c, uvgo__waitq *q, void *elem,
+                    const char *call, bool *closed) {
+  uvgo__parker p;
+  int err = uvgo__parker_prepare(&p, call);
+  if (err != 0) {
+    uvgo__chan_unlock(c);
+    return err;
+  }
+  uvgo__waiter me = {.parker = &p, .elem = elem, .chan = c};
+  uvgo__waitq_push(q, &me);
+  uvgo__chan_unlock(c);
+  int reason = uvgo__parker_wait(&p, UVGO__NO_DEADLINE);
+  if (reason >= 0) {
+    *closed = me.closed;
+    return 0;
+  }
+  /* Claimed by someone who is not a partner (a cancellation): we may
+   * still be queued. */
+  uvgo__chan_lock(c);
+  if (me.queued)
+    uvgo__waitq_remove(q, &me);
+  uvgo__chan_unlock(c);
+  return reason;
+}
+
+static int chan_send(uvgo_chan *c, const void *elem, bool block,
+                     const char *call) {
+  if (c != NULL && uvgo__is_after(c))
+    return uvgo__misuse(UV_EINVAL, call, "send on a uvgo_after channel",
+                        __builtin_return_address(0));
+  int err = uvgo__chan_check(c, call);
+  if (err != 0)
+    return err;
+  if (elem == NULL && c->elem_size != 0)
+    return uvgo__misuse(UV_EINVAL, call, "NULL element",
+                        __builtin_return_address(0));
+  uvgo__parker *wake = NULL;
+  uvgo__chan_lock(c);
+  err = uvgo__chan_send_locked(c, elem, &wake);
+  if (err != UV_EAGAIN || !block) {
+    uvgo__chan_unlock(c);
+    if (wake != NULL)
+      uvgo__parker_wake(wake);
+    if (err == UVGO_ECLOSED)
+      return uvgo__misuse(UVGO_ECLOSED, call, "send on a closed channel",
+                          __builtin_return_address(0));
+    return err;
+  }
+  bool closed = false;
+  err = block_on(c, &c->sendq, (void *)(uintptr_t)elem, call, &closed);
+  if (err == 0 && closed)
+    return UVGO_ECLOSED;
+  return err;
+}
+
+int uvgo__after_recv(uvgo_chan *c, void *elem);
+
+static int chan_recv(uvgo_chan *c, void *elem, bool block, const char *call) {
+  if (c != NULL && uvgo__is_after(c)) {
+    if (!block && !uvgo__after_ready(c))
+      return UV_EAGAIN;
+    return uvgo__after_recv(c, elem);
+  }
+  int err = uvgo__chan_check(c, call);
+  if (err != 0)
+    return err;
+  uvgo__parker *wake = NULL;
+  uvgo__chan_lock(c);
+  err = uvgo__chan_recv_locked(c, elem, &wake);
+  if (err != UV_EAGAIN || !block) {
+    uvgo__chan_unlock(c);
+    if (wake != NULL)
+      uvgo__parker_wake(wake);
+    if (err == UVGO_ECLOSED && elem != NULL)
+      memset(elem, 0, c->elem_size);
+    return err;
+  }
+  bool closed = false;
+  err = block_on(c, &c->recvq, elem, call, &closed);
+  if (err == 0 && closed) {
+    if (elem != NULL)
+      memset(elem, 0, c->elem_size);
+    return UVGO_ECLOSED;
+  }
+  return err;
+}
+
+int uvgo_chan_send(uvgo_chan *ch, const void *elem) {
+  return chan_send(ch, elem, true, "uvgo_chan_send");
+}
+int uvgo_chan_try_send(uvgo_chan *ch, const void *elem) {
+  return chan_send(ch, elem, false, "uvgo_chan_try_send");
+}
+int uvgo_chan_recv(uvgo_chan *ch, void *elem) {
+  return chan_recv(ch, elem, true, "uvgo_chan_recv");
+}
+int uvgo_chan_try_recv(uvgo_chan *ch, void *elem) {
+  return chan_recv(ch, elem, false, "uvgo_chan_try_recv");
+}
+
+/* Claim every waiter of q for close; link the winners for waking. */
+static uvgo__waiter *claim_all(uvgo__waitq *q, uvgo__waiter *list) {
+  uvgo__waiter *w;
+  while ((w = uvgo__waitq_claim(q)) != NULL) {
+    w->closed = true;
+    w->wake_next = list;
+    list = w;
+  }
+  return list;
+}
+
+int uvgo_chan_close(uvgo_chan *ch) {
+  if (ch != NULL && uvgo__is_after(ch))
+    return UVGO__MISUSE(UV_EINVAL, "close of a uvgo_after channel");
+  int err = uvgo__chan_check(ch, "uvgo_chan_close");
+  if (err != 0)
+    return err;
+  uvgo__chan_lock(ch);
+  if (ch->closed) {
+    uvgo__chan_unlock(ch);
+    return UVGO__MISUSE(UVGO_ECLOSED, "close of a closed channel");
+  }
+  ch->closed = true;
+  uvgo__waiter *list = claim_all(&ch->recvq, NULL);
+  list = claim_all(&ch->sendq, list);
+  uvgo__chan_unlock(ch);
+  /* Woken waiters may return and pop their frames at once: read the link
+   * before each wake. (The list is LIFO; waking order is not observable
+   * beyond scheduling.) */
+  while (list != NULL) {
+    uvgo__waiter *next = list->wake_next;
+    uvgo__parker_wake(list->parker);
+    list = next;
+  }
+  return 0;
+}
+
+size_t uvgo_chan_len(uvgo_chan *ch) {
+  if (ch == NULL)
+    return 0;
+  if (uvgo__is_after(ch))
+    return uvgo__after_ready(ch) ? 1 : 0;
+  if (uvgo__chan_check(ch, "uvgo_chan_len") != 0)
+    return 0;
+  uvgo__chan_lock(ch);
+  size_t n = ch->len;
+  uvgo__chan_unlock(ch);
+  return n;
+}
+
+size_t uvgo_chan_cap(uvgo_chan *ch) {
+  if (ch == NULL)
+    return 0;
+  if (uvgo__is_after(ch))
+    return 1;
+  if (uvgo__chan_check(ch, "uvgo_chan_cap") != 0)
+    return 0;
+  return ch->cap;
+}
+
+size_t uvgo_chan_elem_size(uvgo_chan *ch) {
+  if (ch == NULL)
+    return 0;
+  if (uvgo__is_after(ch))
+    return sizeof(uint64_t);
+  if (uvgo__chan_check(ch, "uvgo_chan_elem_size") != 0)
+    return 0;
+  return ch->elem_size;
+}

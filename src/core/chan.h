@@ -1,0 +1,139 @@
+/* Channel internals shared by chan.c, select.c and time.c.
+ *
+ * Locking: one spinlock per channel guards everything below `lock`. It is
+ * held for a few dozen instructions (a copy and some pointer moves), never
+ * across a park, so spinning beats a futex mutex here; after a short spin
+ * it yields the CPU so a preempted holder can finish (see docs/design.md).
+ *
+ * A blocked sender or receiver is a waiter on its own stack, linked into
+ * the channel's send or receive queue. A partner (or close) dequeues it,
+ * claims its parker, copies the value and wakes it; a waiter whose claim
+ * someone else won (another select case, a cancellation) is just dropped
+ * from the queue — its owner cleans up after it wakes. */
+#ifndef UVGO_CHAN_INTERNAL_H
+#define UVGO_CHAN_INTERNAL_H
+
+#include <string.h>
+
+#include "core/park.h"
+
+#define UVGO__CHAN_MAGIC 0x6368616eu /* "chan" */
+#define UVGO__CHAN_DEAD 0x64656164u  /* "dead": released */
+
+typedef struct uvgo__waiter uvgo__waiter;
+struct uvgo__waiter {
+  uvgo__parker *parker;    /* shared by every case of one select */
+  void *elem;              /* send: the value; recv: destination or NULL */
+  uvgo__waiter *next;      /* queue links (valid while queued) */
+  uvgo__waiter *prev;
+  uvgo__waiter *wake_next; /* close: the list of waiters to wake */
+  uvgo_chan *chan;         /* the channel it waits on */
+  int case_index;          /* the claim word: 0, or a select case index */
+  bool queued;             /* in chan's queue (under chan's lock) */
+  bool closed;             /* set by the claimer: woken by close */
+  bool is_select;          /* part of a select (for dumps and asserts) */
+};
+
+typedef struct {
+  uvgo__waiter *head;
+  uvgo__waiter *tail;
+} uvgo__waitq;
+
+struct uvgo_chan {
+  uint32_t magic;
+  _Atomic int lock;
+  _Atomic size_t refs;
+  size_t elem_size;
+  size_t cap;
+  /* under lock */
+  size_t len;       /* values buffered */
+  size_t head;      /* ring index of the oldest value */
+  bool closed;
+  uvgo__waitq recvq;
+  uvgo__waitq sendq;
+  unsigned char *buf; /* cap * elem_size bytes, right after the struct */
+};
+
+void uvgo__chan_lock_slow(uvgo_chan *c);
+static inline void uvgo__chan_lock(uvgo_chan *c) {
+  if (UVGO__LIKELY(!atomic_exchange_explicit(&c->lock, 1,
+                                             memory_order_acquire)))
+    return;
+  uvgo__chan_lock_slow(c);
+}
+static inline void uvgo__chan_unlock(uvgo_chan *c) {
+  atomic_store_explicit(&c->lock, 0, memory_order_release);
+}
+
+static inline void uvgo__waitq_push(uvgo__waitq *q, uvgo__waiter *w) {
+  w->next = NULL;
+  w->prev = q->tail;
+  if (q->tail != NULL)
+    q->tail->next = w;
+  else
+    q->head = w;
+  q->tail = w;
+  w->queued = true;
+}
+static inline void uvgo__waitq_remove(uvgo__waitq *q, uvgo__waiter *w) {
+  if (w->prev != NULL)
+    w->prev->next = w->next;
+  else
+    q->head = w->next;
+  if (w->next != NULL)
+    w->next->prev = w->prev;
+  else
+    q->tail = w->prev;
+  w->queued = false;
+}
+/* Dequeue the first waiter whose parker this call can claim (with the
+ * waiter's case index), dropping the ones someone else already claimed. */
+static inline uvgo__waiter *uvgo__waitq_claim(uvgo__waitq *q) {
+  uvgo__waiter *w;
+  while ((w = q->head) != NULL) {
+    uvgo__waitq_remove(q, w);
+    if (uvgo__parker_claim(w->parker, w->case_index))
+      return w;
+  }
+  return NULL;
+}
+
+/* Copy one element; sizes 4 and 8 (ints, pointers) get a direct move. */
+static inline void uvgo__elem_copy(void *dst, const void *src, size_t n) {
+  if (n == 8)
+    memcpy(dst, src, 8);
+  else if (n == 4)
+    memcpy(dst, src, 4);
+  else
+    memcpy(dst, src, n);
+}
+
+/* The locked halves of send and recv, shared with select. Each returns 0
+ * (done), UV_EAGAIN (would block) or UVGO_ECLOSED, and sets *wake to a
+ * waiter the caller must wake (uvgo__parker_wake) after unlocking. */
+int uvgo__chan_send_locked(uvgo_chan *c, const void *elem,
+                           uvgo__parker **wake);
+int uvgo__chan_recv_locked(uvgo_chan *c, void *elem, uvgo__parker **wake);
+
+/* uvgo_after channels: a tagged pointer (low bit set) carrying a deadline
+ * in uvgo__now_ms() milliseconds; nothing is allocated (time.c). */
+static inline bool uvgo__is_after(const uvgo_chan *c) {
+  return ((uintptr_t)c & 1u) != 0;
+}
+static inline uint64_t uvgo__after_deadline(const uvgo_chan *c) {
+  return (uint64_t)((uintptr_t)c >> 1);
+}
+/* True once the after channel's deadline has passed (reads the clock). */
+bool uvgo__after_ready(const uvgo_chan *c);
+/* True if this thread's last clock reading proves it passed (no read). */
+bool uvgo__after_ready_cached(const uvgo_chan *c);
+/* A valid, live, non-after channel: 0, or the error to return. The
+ * check is inline (it runs on every operation); the report is not. */
+int uvgo__chan_check_fail(const uvgo_chan *c, const char *call,
+                          const void *caller);
+#define uvgo__chan_check(c, call)                                        \
+  (UVGO__LIKELY((c) != NULL && (c)->magic == UVGO__CHAN_MAGIC)           \
+       ? 0                                                               \
+       : uvgo__chan_check_fail((c), (call), __builtin_return_address(0)))
+
+#endif

@@ -1,0 +1,52 @@
+/* Fibers: a saved CPU context plus the stack it runs on, and the annotations
+ * that let ASan, TSan and valgrind follow a switch. The scheduler (task.c,
+ * worker.c) is the only user.
+ *
+ * Thread contract: a fiber is switched to only on the thread that owns it
+ * (tasks never migrate once started). */
+#ifndef UVGO_FIBER_H
+#define UVGO_FIBER_H
+
+#include <stddef.h>
+
+#include "core/stack.h"
+
+typedef struct uvgo__fiber {
+  void *sp;              /* saved stack pointer while switched out (arch) */
+  void *stack_bottom;    /* lowest address of the stack, for sanitizers */
+  size_t stack_size;
+  void *asan_fake_stack; /* __sanitizer_start_switch_fiber bookkeeping */
+  void *tsan_fiber;      /* __tsan_create_fiber handle (TSan builds) */
+  unsigned valgrind_id;  /* VALGRIND_STACK_REGISTER id */
+  void (*entry)(void *); /* ASan builds start through a wrapper that */
+  void *entry_arg;       /* needs the real entry; unused otherwise */
+} uvgo__fiber;
+
+typedef void (*uvgo__fiber_entry)(void *arg);
+
+/* Make `self` describe the calling thread's own stack, so it can be
+ * switched away from and back to. */
+void uvgo__fiber_init_thread(uvgo__fiber *self);
+
+/* Prepare `f` to start running entry(arg) on `st` at its first switch.
+ * entry must never return: a finished fiber ends with
+ * uvgo__fiber_switch_final. A fiber made before must have been through
+ * uvgo__fiber_destroy (it holds a TSan fiber and a valgrind stack id). A
+ * fresh fiber starts with the ABI's default FP control state. */
+void uvgo__fiber_make(uvgo__fiber *f, uvgo__stack *st,
+                      uvgo__fiber_entry entry, void *arg);
+
+/* Save the current context into `from` and resume `to`. Returns when some
+ * fiber switches back to `from`. */
+void uvgo__fiber_switch(uvgo__fiber *from, uvgo__fiber *to);
+
+/* Switch from a finished fiber for the last time: tells the sanitizers the
+ * fiber is gone. `from` may be reused (uvgo__fiber_make) afterwards. */
+__attribute__((noreturn)) void uvgo__fiber_switch_final(uvgo__fiber *from,
+                                                        uvgo__fiber *to);
+
+/* Release tool resources (TSan fiber, valgrind registration) of a fiber that
+ * finished; call from another fiber after switch_final returned there. */
+void uvgo__fiber_destroy(uvgo__fiber *f);
+
+#endif

@@ -1,0 +1,169 @@
+/* Parkers: the one park/wake mechanism under every blocking primitive. */
+#include "core/ctx.h"
+#include "core/park.h"
+
+int uvgo__parker_prepare(uvgo__parker *p, const char *call) {
+  p->task = uvgo__current_task();
+  atomic_store_explicit(&p->claimed, 0, memory_order_relaxed);
+  p->reason = UVGO__WAKE_NONE;
+  uvgo__timer_entry_init(&p->deadline, NULL);
+  if (p->task != NULL) {
+    /* The site macros (diag.h) left the caller's file:line here. */
+    uvgo__task_set_block(p->task, call, uvgo_call_site_tls.file,
+                         uvgo_call_site_tls.line, uvgo_call_site_tls.object);
+    atomic_store_explicit(&p->task->state, UVGO__TASK_PARKING,
+                          memory_order_release);
+    return 0;
+  }
+  p->signalled = false;
+  if (uv_mutex_init(&p->mu) != 0)
+    return UV_ENOMEM;
+  if (uv_cond_init(&p->cond) != 0) {
+    uv_mutex_destroy(&p->mu);
+    return UV_ENOMEM;
+  }
+  return 0;
+}
+
+void uvgo__parker_abandon(uvgo__parker *p) {
+  if (p->task != NULL) {
+    /* A wake that already landed (NOTIFIED) is the one we are consuming. */
+    atomic_store_explicit(&p->task->state, UVGO__TASK_RUNNING,
+                          memory_order_relaxed);
+    return;
+  }
+  uv_cond_destroy(&p->cond);
+  uv_mutex_destroy(&p->mu);
+}
+
+void uvgo__parker_wake(uvgo__parker *p) {
+  if (p->task != NULL) {
+    uvgo__task_wake(p->task);
+    return;
+  }
+  /* The waiter may free p as soon as it sees signalled: touch nothing
+   * after the unlock. */
+  uv_mutex_lock(&p->mu);
+  p->signalled = true;
+  uv_cond_signal(&p->cond);
+  uv_mutex_unlock(&p->mu);
+}
+
+static void on_deadline(uvgo__timer_entry *e) {
+  uvgo__parker *p = UVGO__CONTAINER_OF(e, uvgo__parker, deadline);
+  if (uvgo__parker_claim(p, UVGO__WAKE_TIMEOUT))
+    uvgo__parker_wake(p);
+}
+
+static int wait_thread(uvgo__parker *p, uint64_t deadline_ms) {
+  uvgo__foreign_thread_enter();
+  uvgo__foreign_thread_blocking(true);
+  uv_mutex_lock(&p->mu);
+  while (!p->signalled) {
+    if (deadline_ms == UVGO__NO_DEADLINE) {
+      uv_cond_wait(&p->cond, &p->mu);
+      continue;
+    }
+    uint64_t now = uvgo__now_ms();
+    if (now >= deadline_ms) {
+      if (uvgo__parker_claim(p, UVGO__WAKE_TIMEOUT))
+        break;
+      /* A waker won the race: its signal is on the way. */
+      uv_cond_wait(&p->cond, &p->mu);
+      continue;
+    }
+    uv_cond_timedwait(&p->cond, &p->mu, (deadline_ms - now) * 1000000u);
+  }
+  uv_mutex_unlock(&p->mu);
+  uv_cond_destroy(&p->cond);
+  uv_mutex_destroy(&p->mu);
+  uvgo__foreign_thread_blocking(false);
+  return p->reason;
+}
+
+/* Watch each scope (the task's own, a call's); on an ended one, undo and
+ * return its error. */
+static int watch_scopes(uvgo__parker *p, uvgo_ctx **scopes, int n) {
+  for (int i = 0; i < n; i++) {
+    int err;
+    p->watch[i].parker = p;
+    if (!uvgo__ctx_watch(scopes[i], &p->watch[i], &err)) {
+      while (i-- > 0)
+        uvgo__ctx_unwatch(scopes[i], &p->watch[i]);
+      return err;
+    }
+  }
+  return 0;
+}
+
+/* The task's context makes every wait a cancellation point, and so does a
+ * context passed to the call: each watches the parker (its end claims it
+ * with UV_ECANCELED/UV_ETIMEDOUT), and the earliest deadline caps the
+ * wait's, so an expired deadline ends the wait even where no timer for the
+ * context runs. */
+int uvgo__parker_wait_ex(uvgo__parker *p, uint64_t deadline_ms,
+                         uvgo_ctx *call_ctx, bool task_ctx) {
+  uvgo_task *t = p->task;
+  if (t == NULL)
+    return wait_thread(p, deadline_ms);
+  uvgo__worker *w = t->home;
+  uvgo_ctx *scopes[2];
+  int n = 0;
+  if (task_ctx && t->shield == 0 && t->cancel_scope != NULL)
+    scopes[n++] = t->cancel_scope;
+  uvgo_ctx *call_scope = uvgo__ctx_cancel_scope(call_ctx);
+  if (call_scope != NULL && (n == 0 || call_scope != scopes[0]))
+    scopes[n++] = call_scope;
+  uint64_t wait_deadline = deadline_ms;
+  uvgo_ctx *cap = NULL;
+  if (n > 0) {
+    int err = watch_scopes(p, scopes, n);
+    if (err != 0) {
+      if (uvgo__parker_claim(p, err)) {
+        uvgo__parker_abandon(p);
+        return err;
+      }
+      n = 0; /* a waker won the race: take its wake-up */
+    }
+    for (int i = 0; i < n; i++)
+      if (scopes[i]->deadline_ms < wait_deadline) {
+        wait_deadline = scopes[i]->deadline_ms;
+        cap = scopes[i];
+      }
+  }
+  if (wait_deadline != UVGO__NO_DEADLINE) {
+    p->deadline.fire = on_deadline;
+    if (uvgo__timer_add(&w->timers, &p->deadline, wait_deadline) != 0 &&
+        uvgo__parker_claim(p, UV_ENOMEM)) {
+      /* No memory to grow the heap: fail the call rather than sleep past
+       * its deadline (or return early as if it had passed). */
+      for (int i = 0; i < n; i++)
+        uvgo__ctx_unwatch(scopes[i], &p->watch[i]);
+      uvgo__parker_abandon(p);
+      return p->reason;
+    }
+  }
+  uvgo__task_switch_out(w, t);
+  uvgo__timer_remove(&w->timers, &p->deadline);
+  for (int i = 0; i < n; i++)
+    uvgo__ctx_unwatch(scopes[i], &p->watch[i]);
+  if (cap != NULL && p->reason == UVGO__WAKE_TIMEOUT) {
+    /* A context's deadline, not the call's, ran out. */
+    uvgo__ctx_end(cap, UV_ETIMEDOUT);
+    p->reason = UV_ETIMEDOUT;
+  }
+  return p->reason;
+}
+
+int uvgo__parker_wait_ctx(uvgo__parker *p, uint64_t deadline_ms,
+                          uvgo_ctx *call_ctx) {
+  return uvgo__parker_wait_ex(p, deadline_ms, call_ctx, true);
+}
+
+int uvgo__parker_wait(uvgo__parker *p, uint64_t deadline_ms) {
+  return uvgo__parker_wait_ex(p, deadline_ms, NULL, true);
+}
+
+int uvgo__parker_wait_uncancellable(uvgo__parker *p, uint64_t deadline_ms) {
+  return uvgo__parker_wait_ex(p, deadline_ms, NULL, false);
+}

@@ -1,0 +1,80 @@
+/* The parker: one blocking episode of one task or foreign thread. Every
+ * blocking primitive (channels, select, sleep, sync, I/O) registers a
+ * parker as its waiter and wakes it through here.
+ *
+ * Protocol (DESIGN.md, Park/wake):
+ *   1. the waiter calls uvgo__parker_prepare under the primitive's lock,
+ *      before making the parker visible to wakers; for a task this sets
+ *      PARKING, so a wake that lands before the switch is not lost;
+ *   2. it unlocks and calls uvgo__parker_wait;
+ *   3. a waker (any thread, the timer, a cancel) first wins
+ *      uvgo__parker_claim — exactly one claim succeeds per episode — then
+ *      writes its result and calls uvgo__parker_wake.
+ * A waker that loses the claim must leave the parker alone: the winner
+ * owns the wake, and the waiter unregisters itself after it resumes. */
+#ifndef UVGO_PARK_H
+#define UVGO_PARK_H
+
+#include "core/scheduler.h"
+
+/* Wake reasons: >= 0 is the primitive's own success word (a select case
+ * index, say); < 0 is an error code the blocking call returns (a context
+ * cancellation claims with UV_ECANCELED or UV_ETIMEDOUT). */
+#define UVGO__WAKE_NONE 0
+#define UVGO__WAKE_TIMEOUT (-1000000) /* claimed by the wait's own deadline */
+
+typedef struct uvgo__parker {
+  uvgo_task *task;        /* NULL: a thread that is not a uvgo task */
+  _Atomic int claimed;
+  int reason;             /* the claimer's word, read after the wake */
+  uvgo__timer_entry deadline;
+  /* the task's context and a call's context watch it while parked
+   * (cancellation points): one link on each's watch list */
+  struct uvgo__watch_link {
+    struct uvgo__watch_link *prev;
+    struct uvgo__watch_link *next;
+    struct uvgo__parker *parker;
+    bool on;
+  } watch[2];
+  /* foreign-thread mode */
+  uv_mutex_t mu;
+  uv_cond_t cond;
+  bool signalled;
+} uvgo__parker;
+
+/* Step 1. `call` names the blocking call for dumps (static string).
+ * @return 0, or UV_ENOMEM (a foreign thread's condition variable). */
+int uvgo__parker_prepare(uvgo__parker *p, const char *call);
+/* Undo prepare when the waiter decides not to wait after all (e.g. it
+ * claimed its own parker). Only valid if no waker won the claim, or after
+ * the waker's wake. */
+void uvgo__parker_abandon(uvgo__parker *p);
+/* Step 3a: at most one caller per episode gets true. */
+static inline bool uvgo__parker_claim(uvgo__parker *p, int reason) {
+  int expected = 0;
+  if (!atomic_compare_exchange_strong_explicit(&p->claimed, &expected, 1,
+                                               memory_order_acq_rel,
+                                               memory_order_relaxed))
+    return false;
+  p->reason = reason;
+  return true;
+}
+/* Step 3b: resume the waiter. Any thread. */
+void uvgo__parker_wake(uvgo__parker *p);
+/* Step 2: block until claimed and woken, or until deadline_ms (then the
+ * deadline claims with UVGO__WAKE_TIMEOUT). Returns p->reason. */
+int uvgo__parker_wait(uvgo__parker *p, uint64_t deadline_ms);
+/* The same, also ended by call_ctx (a context passed to an I/O call; may
+ * be NULL). A call that must keep waiting for a libuv callback after a
+ * cancel (DESIGN.md, In-flight requests) aborts the request and then
+ * waits again inside uvgo_ctx_shield or with a fresh parker and no ctx. */
+int uvgo__parker_wait_ctx(uvgo__parker *p, uint64_t deadline_ms,
+                          uvgo_ctx *call_ctx);
+/* Not a cancellation point (WaitGroup wait, mutex lock, once, and the
+ * second wait of an aborted libuv request): only the deadline, call_ctx
+ * (may be NULL) and wakers end it. */
+int uvgo__parker_wait_ex(uvgo__parker *p, uint64_t deadline_ms,
+                         uvgo_ctx *call_ctx, bool task_ctx);
+int uvgo__parker_wait_uncancellable(uvgo__parker *p, uint64_t deadline_ms);
+
+#endif

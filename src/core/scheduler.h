@@ -1,0 +1,316 @@
+/* The scheduler's internal structures: runtime, worker, task, parker.
+ * See DESIGN.md (Runtime model) for the why; this file is the what. */
+#ifndef UVGO_SCHEDULER_H
+#define UVGO_SCHEDULER_H
+
+#include "core/fiber.h"
+#include "core/internal.h"
+#include "core/stack.h"
+#include "core/timer.h"
+
+#include <stdio.h>
+
+#define UVGO__TASK_MAGIC 0x7461736bu /* "task" */
+#define UVGO__RT_MAGIC 0x72756e74u   /* "runt" */
+#define UVGO__DEAD_MAGIC 0xdeadbeefu
+#define UVGO__RUNQ_SIZE 256u
+#define UVGO__INLINE_COPY 48 /* uvgo_go_copy payloads up to this are inline */
+#define UVGO__NAME_MAX 32
+#define UVGO__FREE_TASKS_MAX 1024 /* task records kept per worker */
+
+typedef enum {
+  UVGO__TASK_NEW = 0,  /* spawned, not started: may be stolen */
+  UVGO__TASK_RUNNABLE, /* in a ready queue or inbox */
+  UVGO__TASK_RUNNING,
+  UVGO__TASK_YIELDING, /* switched out, wants the back of the queue */
+  UVGO__TASK_PARKING,  /* registered as a waiter, not yet switched out */
+  UVGO__TASK_NOTIFIED, /* woken while PARKING: requeue after the switch */
+  UVGO__TASK_PARKED,
+  UVGO__TASK_DONE
+} uvgo__task_state;
+
+typedef struct uvgo__worker uvgo__worker;
+
+/* A function to run on a given worker's thread (uvgo__worker_post): how
+ * other threads touch a worker's timer heap or handles. Caller-owned; it
+ * must stay valid until fn has run. */
+typedef struct uvgo__msg uvgo__msg;
+struct uvgo__msg {
+  void (*fn)(uvgo__msg *m);
+  uvgo__msg *next;
+};
+
+/* An intrusive singly linked FIFO of tasks (owner-only or under a lock). */
+typedef struct {
+  uvgo_task *head;
+  uvgo_task *tail;
+} uvgo__taskq;
+
+struct uvgo_task {
+  uint32_t magic;
+  _Atomic int state;        /* uvgo__task_state */
+  _Atomic int permit;       /* uvgo_unpark before uvgo_park */
+  bool is_main;             /* uvgo_run's main task */
+  uvgo__fiber fiber;
+  uvgo__stack *stack;       /* NULL until the task first runs */
+  size_t stack_size;        /* requested; 0 = runtime default */
+  uvgo__worker *home;       /* set when it starts; never changes after */
+  uvgo_rt *rt;
+  uvgo_fn fn;
+  void *arg;
+  uvgo_task *next;          /* queue link */
+  uint64_t ticket;          /* queue order on its worker (FIFO across the
+                               ready queue and the runq) */
+  uvgo_task *all_next;      /* home worker's list of live tasks */
+  uvgo_task *all_prev;
+  const char *spawn_file;
+  int spawn_line;
+  /* What it is parked in, for dumps: the call, where it was made (site
+   * macros) and the channel, mutex, … it waits on. Written only by the task
+   * itself, read by dumps on other threads under block_seq (a seqlock: odd
+   * while the task rewrites them), so a dump never prints a torn record. */
+  _Atomic unsigned block_seq;
+  _Atomic(const char *) block_call;
+  _Atomic(const char *) block_file;
+  _Atomic int block_line;
+  _Atomic(const void *) block_object;
+  void **locals;            /* task-local slots, allocated on first set */
+  uvgo_ctx *ctx;            /* its context (a reference it holds) */
+  uvgo_ctx *cancel_scope;   /* ctx's nearest cancellable node, or NULL */
+  int shield;               /* uvgo_ctx_shield depth: no cancellation */
+  void *copy_heap;          /* uvgo_go_copy payload beyond the inline area */
+  /* Bytes accessed with __atomic builtins where a dump may read them from
+   * another thread; name_seq is its seqlock (uvgo_task_set_name). */
+  _Atomic unsigned name_seq;
+  char name[UVGO__NAME_MAX];
+  _Alignas(16) unsigned char copy_inline[UVGO__INLINE_COPY];
+};
+
+/* Bounded ring of not-yet-started tasks: the owner pushes and pops, idle
+ * workers steal half (Go's runq). Slots are atomics so a racing steal that
+ * loses its CAS reads a stale pointer harmlessly. */
+typedef struct {
+  _Atomic uint32_t head; /* consumers (owner and thieves) advance it */
+  _Atomic uint32_t tail; /* only the owner advances it */
+  _Atomic(uvgo_task *) slots[UVGO__RUNQ_SIZE];
+  /* Each slot's queue ticket, kept here rather than read through the task:
+   * a peeked task may already belong to a thief. Owner-only. */
+  uint64_t tickets[UVGO__RUNQ_SIZE];
+} uvgo__runq;
+
+struct uvgo__worker {
+  uvgo_rt *rt;
+  unsigned id;
+  uv_loop_t *loop;          /* own_loop, or the host's loop (attach) */
+  uv_loop_t own_loop;
+  uv_thread_t thread;
+  bool has_thread;
+  uv_check_t check;         /* the drain point, once per loop tick */
+  uv_idle_t idle;           /* active only while work is queued */
+  uv_async_t async;         /* inbox wake-ups from other threads */
+  uvgo__timers timers;
+  bool idle_active;
+  bool handles_referenced;  /* attach mode: ref'd while tasks live */
+  int handles_open;         /* close callbacks still to come */
+  uvgo__fiber sched_fiber;  /* the loop thread's own stack */
+  uvgo_task *current;       /* running task, or NULL */
+  uvgo_task *switched_from; /* handed the worker directly to current */
+  unsigned direct_budget;   /* direct hand-offs left before the scheduler */
+  _Atomic(uvgo_task *) watch_current; /* the same, for the watchdog */
+  _Atomic int tasks_lock;   /* guards all_tasks against dumps */
+  uvgo__stack_pool *stacks;
+  uvgo__taskq ready;        /* started tasks to resume: owner-only */
+  uvgo__runq runq;          /* new tasks: stealable */
+  uvgo__taskq starving;     /* new tasks waiting for a stack (ENOMEM) */
+  uvgo__timer_entry starve_retry;
+  uvgo__timer_entry deadlock_probe; /* grace period before a verdict */
+  uint64_t probe_activity;  /* rt->activity when the probe was armed */
+  uvgo_task *free_tasks;    /* recycled task records */
+  unsigned free_count;
+  uvgo_task *all_tasks;     /* live tasks homed here (for dumps) */
+  size_t live;              /* tasks homed or queued here (owner-only) */
+  unsigned tick;            /* drain counter: global-queue fairness */
+  uint64_t next_ticket;     /* FIFO order across ready and runq */
+
+  uv_mutex_t inbox_lock;
+  uvgo__taskq inbox;        /* tasks to run here, from other threads */
+  uvgo__msg *msgs_head;     /* uvgo__worker_post messages, FIFO */
+  uvgo__msg *msgs_tail;
+  _Atomic int inbox_signalled;
+  _Atomic int is_idle;      /* 1 while it has nothing to run */
+  _Atomic int stop;         /* the runtime is ending */
+  _Atomic int stuck;        /* idle with nothing of its own that can wake
+                               it: no timer, no libuv handle or request */
+
+  /* counters (owner writes, any thread reads) */
+  _Atomic uint64_t n_switches, n_spawns, n_steals, n_remote_wakes,
+      n_wakeups, n_idle_sleeps;
+};
+
+struct uvgo_rt {
+  uint32_t magic;
+  bool attached;
+  unsigned nworkers;
+  uvgo_config cfg;
+  uvgo__worker **workers;
+  /* Live tasks plus held references, with UVGO__RT_STOPPED set once the
+   * count has reached zero in uvgo_run mode (no spawn can revive it). */
+  _Atomic uint64_t live;
+  _Atomic int idle_workers;
+  uv_mutex_t global_lock;   /* guards global_q and spare_tasks */
+  uvgo_task *spare_tasks;   /* task records passed between workers */
+  _Atomic size_t spare_count;
+  uvgo__taskq global_q;     /* runq overflow: any worker may take */
+  _Atomic size_t global_len;
+  int result;               /* uvgo_run's return value */
+  uvgo_ctx *root;           /* context of main and of uvgo_rt_spawn tasks */
+  uv_signal_t signals[2];   /* cancel_on_signal: SIGINT, SIGTERM */
+  bool signals_on;
+  bool closing;             /* uvgo_rt_close ran (attach mode) */
+  _Atomic int deadlocked;   /* the run ended in a deadlock verdict */
+  _Atomic uint64_t activity; /* bumped by every inbox push and every worker
+                               leaving the stuck state (deadlock check) */
+  uvgo_rt *registry_next;   /* all runtimes of the process, for dumps */
+  uv_thread_t watchdog;     /* cfg.watchdog_ms monitor */
+  bool watchdog_on;
+  uv_mutex_t watchdog_lock;
+  uv_cond_t watchdog_cond;
+  bool watchdog_stop;
+};
+#define UVGO__RT_STOPPED (UINT64_C(1) << 62)
+
+/* Bump a counter only its worker writes: a relaxed load and store, not a
+ * locked read-modify-write (readers on other threads see a recent value). */
+#define UVGO__COUNT(counter, n)                                              \
+  atomic_store_explicit(&(counter),                                         \
+                        atomic_load_explicit(&(counter), memory_order_relaxed) + \
+                            (n),                                             \
+                        memory_order_relaxed)
+
+/* The calling thread's worker, or NULL. */
+extern _Thread_local uvgo__worker *uvgo__tls_worker;
+
+static inline uvgo_task *uvgo__current_task(void) {
+  uvgo__worker *w = uvgo__tls_worker;
+  return w != NULL ? w->current : NULL;
+}
+
+/* --- queues (sched_queue.c) --- */
+void uvgo__taskq_push(uvgo__taskq *q, uvgo_task *t);
+uvgo_task *uvgo__taskq_pop(uvgo__taskq *q);
+/* The task's own record of the call it is about to park in, written just
+ * before it enters PARKING. Never cleared: the state says whether the task
+ * is parked, so only a parked task's record is read. Owner only; dumps
+ * read it in diag.c (read_block). */
+static inline void uvgo__task_set_block(uvgo_task *t, const char *call,
+                                        const char *file, int line,
+                                        const void *object) {
+  /* Release stores keep the odd mark ahead of each field (no fence: TSan
+   * does not model them); plain moves on x86. */
+  unsigned seq = atomic_load_explicit(&t->block_seq, memory_order_relaxed);
+  atomic_store_explicit(&t->block_seq, seq + 1, memory_order_relaxed);
+  atomic_store_explicit(&t->block_call, call, memory_order_release);
+  atomic_store_explicit(&t->block_file, file, memory_order_release);
+  atomic_store_explicit(&t->block_line, line, memory_order_release);
+  atomic_store_explicit(&t->block_object, object, memory_order_release);
+  atomic_store_explicit(&t->block_seq, seq + 2, memory_order_release);
+}
+static inline bool uvgo__taskq_empty(const uvgo__taskq *q) {
+  return q->head == NULL;
+}
+/* Owner: add a new task (overflow goes to the runtime's global queue). */
+void uvgo__runq_put(uvgo__worker *w, uvgo_task *t);
+uvgo_task *uvgo__runq_get(uvgo__worker *w);
+uint32_t uvgo__runq_len(uvgo__worker *w);
+/* Thief: move about half of victim's ring to w's ring; returns one task to
+ * run now, or NULL. */
+uvgo_task *uvgo__runq_steal(uvgo__worker *w, uvgo__worker *victim);
+/* Owner: the queue ticket of the oldest new task, or UINT64_MAX when the
+ * ring is empty (a thief may take that task first; the caller then simply
+ * gets another from uvgo__runq_get). */
+uint64_t uvgo__runq_peek_ticket(uvgo__worker *w);
+uvgo_task *uvgo__global_get(uvgo__worker *w);
+
+/* --- workers (worker.c) --- */
+int uvgo__worker_new(uvgo_rt *rt, unsigned id, uv_loop_t *host_loop,
+                     uvgo__worker **out);
+int uvgo__worker_start_thread(uvgo__worker *w);
+/* Close the worker's handles (on its own thread). */
+void uvgo__worker_close_handles(uvgo__worker *w);
+void uvgo__worker_free(uvgo__worker *w);
+/* Make t runnable on its worker: directly when called on w's thread, via
+ * the inbox otherwise. */
+void uvgo__worker_submit(uvgo__worker *w, uvgo_task *t);
+/* Run m->fn(m) on w's thread: at once when called there, otherwise from
+ * its inbox on the next loop iteration. Any thread. */
+void uvgo__worker_post(uvgo__worker *w, uvgo__msg *m);
+/* The worker the calling thread runs, or NULL. */
+static inline uvgo__worker *uvgo__worker_self(void) { return uvgo__tls_worker; }
+/* Owner thread: queue a started task at the back of the ready queue. */
+void uvgo__worker_ready(uvgo__worker *w, uvgo_task *t);
+/* Owner thread: new work went into w's runq; make sure it runs this tick
+ * and offer it to an idle worker. */
+void uvgo__worker_ready_kick(uvgo__worker *w);
+void uvgo__worker_wake_idle(uvgo_rt *rt);
+bool uvgo__worker_inbox_empty(uvgo__worker *w);
+void uvgo__worker_request_stop(uvgo__worker *w);
+/* Attach mode: reference the loop's handles iff tasks live here. */
+void uvgo__worker_update_refs(uvgo__worker *w);
+
+/* --- tasks (task.c) --- */
+/* Switch from the running task to the worker's scheduler; the state the
+ * task set before tells the scheduler what to do with it. */
+void uvgo__task_switch_out(uvgo__worker *w, uvgo_task *t);
+/* Scheduler side: run t until it switches back, then settle its state. */
+void uvgo__task_resume(uvgo__worker *w, uvgo_task *t);
+void uvgo__task_free_record(uvgo__worker *w, uvgo_task *t);
+/* Make a parked (or parking) task runnable: any thread. */
+void uvgo__task_wake(uvgo_task *t);
+/* target NULL: the calling worker's stealable queue; otherwise pinned to
+ * target (its ready queue or inbox, which no one steals from). is_main
+ * marks uvgo_run's main task (exit_when_main_returns). */
+int uvgo__spawn(uvgo_rt *rt, uvgo__worker *target, bool is_main, uvgo_fn fn,
+                void *arg, const uvgo_spawn_opts *opts, const char *file,
+                int line);
+
+/* --- runtime accounting (runtime.c) --- */
+int uvgo__rt_live_inc(uvgo_rt *rt);
+void uvgo__rt_live_dec(uvgo_rt *rt);
+void uvgo__rt_task_finished(uvgo_rt *rt, bool was_main);
+/* Attach mode: worker 0's last handle closed after uvgo_rt_close. */
+void uvgo__rt_attached_closed(uvgo_rt *rt);
+/* uvgo_run mode: the calling worker just went idle and stuck; if every
+ * worker is, with nothing in flight, end the run with UVGO_EDEADLOCK. */
+void uvgo__rt_check_deadlock(uvgo_rt *rt, uvgo__worker *self);
+/* Live tasks (not counting references). */
+uint64_t uvgo__rt_live_tasks(const uvgo_rt *rt);
+bool uvgo__rt_has_refs(const uvgo_rt *rt);
+
+/* --- diagnostics (diag.c) --- */
+void uvgo__tasks_lock(uvgo__worker *w);
+void uvgo__tasks_unlock(uvgo__worker *w);
+void uvgo__registry_add(uvgo_rt *rt);
+void uvgo__registry_remove(uvgo_rt *rt);
+/* Describe the tasks of rt to out (the deadlock and leftover reports). */
+unsigned uvgo__report_tasks(uvgo_rt *rt, FILE *out, const uvgo_task *skip,
+                            unsigned max);
+int uvgo__watchdog_start(uvgo_rt *rt);
+void uvgo__watchdog_stop(uvgo_rt *rt);
+int uvgo__sigquit_start(void);
+void uvgo__sigquit_stop(void);
+
+/* --- plain threads taking part (foreign.c) --- */
+/* Non-worker threads that used uvgo's blocking or waking calls, alive and
+ * not blocked in one: the deadlock check gives no verdict while > 0. */
+extern _Atomic long uvgo__foreign_active;
+/* Called by those calls on a non-worker thread (no-op on workers). */
+void uvgo__foreign_thread_enter(void);
+/* The thread becomes a worker (uvgo_run, attach): stop counting it. */
+void uvgo__foreign_thread_leave(void);
+/* Around a foreign thread's wait in a parker. */
+void uvgo__foreign_thread_blocking(bool blocked);
+
+/* --- task-local storage (keys.c) --- */
+void uvgo__keys_run_destructors(void **locals);
+
+#endif

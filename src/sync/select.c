@@ -1,0 +1,331 @@
+/* select: a random-order poll with each channel locked on its own (the
+ * cheap path when something is ready), then, to wait, every channel locked
+ * in address order, a second poll, and a waiter per case sharing one
+ * parker. The first partner to claim the parker picks the case; the rest
+ * of the waiters are unlinked after the wake (Go's selectgo, passes 1-3). */
+#include "core/chan.h"
+
+#include "uvgo/select.h"
+
+#define SMALL 16
+
+/* Per-thread xorshift64*: no lock, no shared state. */
+static _Thread_local uint64_t rng_state;
+
+static uint32_t fastrand(void) {
+  uint64_t x = rng_state;
+  if (UVGO__UNLIKELY(x == 0))
+    x = uv_hrtime() ^ (uint64_t)(uintptr_t)&rng_state ^ 0x9e3779b97f4a7c15u;
+  x ^= x >> 12;
+  x ^= x << 25;
+  x ^= x >> 27;
+  rng_state = x;
+  return (uint32_t)((x * 0x2545f4914f6cdd1du) >> 32);
+}
+
+/* Uniform in [0, n) (Lemire's multiply-shift; bias below 2^-16 here). */
+static inline uint32_t randn(uint32_t n) {
+  return (uint32_t)(((uint64_t)fastrand() * n) >> 32);
+}
+
+static inline int validate(uvgo_select_case *cases, size_t n,
+                           const char *call) {
+  if (cases == NULL || n == 0 || n > UVGO_SELECT_MAX)
+    return uvgo__misuse(UV_EINVAL, call, "no cases, or too many",
+                        __builtin_return_address(0));
+  for (size_t i = 0; i < n; i++) {
+    uvgo_select_case *sc = &cases[i];
+    sc->status = 0;
+    if (sc->op != UVGO_SELECT_RECV && sc->op != UVGO_SELECT_SEND)
+      return uvgo__misuse(UV_EINVAL, call, "bad case op",
+                          __builtin_return_address(0));
+    uvgo_chan *c = sc->chan;
+    if (c == NULL)
+      continue;
+    if (uvgo__is_after(c)) {
+      if (sc->op == UVGO_SELECT_SEND)
+        return uvgo__misuse(UV_EINVAL, call, "send on a uvgo_after channel",
+                            __builtin_return_address(0));
+      continue;
+    }
+    int err = uvgo__chan_check(c, call);
+    if (err != 0)
+      return err;
+    if (sc->op == UVGO_SELECT_SEND && sc->elem == NULL && c->elem_size != 0)
+      return uvgo__misuse(UV_EINVAL, call, "NULL element in a send case",
+                          __builtin_return_address(0));
+  }
+  return 0;
+}
+
+/* Settle a case that completed: status, zeroing, the misuse report. */
+static int finish(uvgo_select_case *sc, size_t i, int err) {
+  if (err == UVGO_ECLOSED) {
+    sc->status = UVGO_ECLOSED;
+    if (sc->op == UVGO_SELECT_RECV) {
+      if (sc->elem != NULL)
+        memset(sc->elem, 0, sc->chan->elem_size);
+    } else {
+      uvgo__misuse(UVGO_ECLOSED, "uvgo_select", "send on a closed channel",
+                   NULL);
+    }
+  }
+  return (int)i;
+}
+
+static void after_deliver(uvgo_select_case *sc) {
+  if (sc->elem != NULL) {
+    uint64_t d = uvgo__after_deadline(sc->chan);
+    memcpy(sc->elem, &d, sizeof d);
+  }
+}
+
+/* One case with its channel's lock held by the caller (or an after case). */
+static int poll_locked(uvgo_select_case *sc, uvgo__parker **wake) {
+  uvgo_chan *c = sc->chan;
+  if (sc->op == UVGO_SELECT_RECV)
+    return uvgo__chan_recv_locked(c, sc->elem, wake);
+  return uvgo__chan_send_locked(c, sc->elem, wake);
+}
+
+/* Pass 1: each channel locked on its own. A case found not ready may have
+ * become ready by the time a later one is chosen; that is the same as the
+ * select having run a moment earlier. An after case that this thread's
+ * cached clock cannot prove ready is checked against the clock only if no
+ * other case is ready: it counts as firing a moment later, and a ready
+ * select with a fresh uvgo_after reads no clock. */
+static int poll_each(uvgo_select_case *cases, const uint16_t *order,
+                     size_t n) {
+  bool deferred = false;
+  for (size_t k = 0; k < n; k++) {
+    size_t i = order[k];
+    uvgo_select_case *sc = &cases[i];
+    uvgo_chan *c = sc->chan;
+    if (c == NULL)
+      continue;
+    if (uvgo__is_after(c)) {
+      if (uvgo__after_ready_cached(c)) {
+        after_deliver(sc);
+        return (int)i;
+      }
+      deferred = true;
+      continue;
+    }
+    uvgo__parker *wake = NULL;
+    uvgo__chan_lock(c);
+    int err = poll_locked(sc, &wake);
+    uvgo__chan_unlock(c);
+    if (wake != NULL)
+      uvgo__parker_wake(wake);
+    if (err != UV_EAGAIN)
+      return finish(sc, i, err);
+  }
+  for (size_t k = 0; deferred && k < n; k++) {
+    uvgo_select_case *sc = &cases[order[k]];
+    if (sc->chan != NULL && uvgo__is_after(sc->chan) &&
+        uvgo__after_ready(sc->chan)) {
+      after_deliver(sc);
+      return order[k];
+    }
+  }
+  return UV_EAGAIN;
+}
+
+static void shuffle(uint16_t *order, size_t n) {
+  /* Inside-out Fisher-Yates: a uniform permutation. */
+  order[0] = 0;
+  for (size_t i = 1; i < n; i++) {
+    uint32_t j = randn((uint32_t)i + 1);
+    order[i] = order[j];
+    order[j] = (uint16_t)i;
+  }
+}
+
+int uvgo_select_try(uvgo_select_case *cases, size_t n) {
+  int err = validate(cases, n, "uvgo_select_try");
+  if (err != 0)
+    return err;
+  if (n == 1) {
+    uint16_t one = 0;
+    return poll_each(cases, &one, 1);
+  }
+  /* No allocation here: beyond the small array, poll from a random start
+   * in a random direction-free rotation, then a shuffled prefix. */
+  uint16_t order[SMALL];
+  if (n <= SMALL) {
+    shuffle(order, n);
+    return poll_each(cases, order, n);
+  }
+  size_t start = randn((uint32_t)n);
+  for (size_t k = 0; k < n; k += SMALL) {
+    size_t m = n - k < SMALL ? n - k : SMALL;
+    shuffle(order, m);
+    for (size_t j = 0; j < m; j++)
+      order[j] = (uint16_t)((start + k + order[j]) % n);
+    err = poll_each(cases, order, m);
+    if (err != UV_EAGAIN)
+      return err;
+  }
+  return UV_EAGAIN;
+}
+
+/* Lock the distinct channels (sorted by address: a global order, so two
+ * selects never deadlock) and unlock them. */
+static size_t collect_locks(uvgo_select_case *cases, size_t n,
+                            uvgo_chan **locks) {
+  size_t m = 0;
+  for (size_t i = 0; i < n; i++) {
+    uvgo_chan *c = cases[i].chan;
+    if (c == NULL || uvgo__is_after(c))
+      continue;
+    size_t j = m;
+    while (j > 0 && (uintptr_t)locks[j - 1] > (uintptr_t)c)
+      j--;
+    if (j > 0 && locks[j - 1] == c)
+      continue; /* duplicate */
+    memmove(&locks[j + 1], &locks[j], (m - j) * sizeof *locks);
+    locks[j] = c;
+    m++;
+  }
+  return m;
+}
+static void lock_all(uvgo_chan **locks, size_t m) {
+  for (size_t i = 0; i < m; i++)
+    uvgo__chan_lock(locks[i]);
+}
+static void unlock_all(uvgo_chan **locks, size_t m) {
+  for (size_t i = m; i > 0; i--)
+    uvgo__chan_unlock(locks[i - 1]);
+}
+
+static int select_park(uvgo_select_case *cases, size_t n);
+
+int uvgo_select(uvgo_select_case *cases, size_t n) {
+  int err = validate(cases, n, "uvgo_select");
+  if (err != 0)
+    return err;
+  if (n == 1) {
+    uint16_t one = 0;
+    err = poll_each(cases, &one, 1);
+    return err != UV_EAGAIN ? err : select_park(cases, n);
+  }
+  if (n <= SMALL) {
+    uint16_t order[SMALL];
+    shuffle(order, n);
+    err = poll_each(cases, order, n);
+    if (err != UV_EAGAIN)
+      return err;
+  } else {
+    /* Pass 1 without allocating, as select_try does. */
+    err = uvgo_select_try(cases, n);
+    if (err != UV_EAGAIN)
+      return err;
+  }
+  return select_park(cases, n);
+}
+
+/* Passes 2 and 3: nothing was ready in pass 1. Kept out of line so the
+ * ready path has a small frame. */
+__attribute__((noinline)) static int select_park(uvgo_select_case *cases,
+                                                 size_t n) {
+  int err;
+  uint16_t order_small[SMALL];
+  uvgo_chan *locks_small[SMALL];
+  uvgo__waiter waiters_small[SMALL];
+  uint16_t *order = order_small;
+  uvgo_chan **locks = locks_small;
+  uvgo__waiter *waiters = waiters_small;
+  void *block = NULL;
+  if (n > SMALL) {
+    block = uvgo__malloc(n * (sizeof *order + sizeof *locks + sizeof *waiters));
+    if (block == NULL)
+      return UV_ENOMEM;
+    waiters = block;
+    locks = (uvgo_chan **)(waiters + n);
+    order = (uint16_t *)(locks + n);
+  }
+  shuffle(order, n);
+
+  /* Pass 2: everything locked, poll again, then queue a waiter per case. */
+  size_t m = collect_locks(cases, n, locks);
+  lock_all(locks, m);
+  uint64_t deadline = UVGO__NO_DEADLINE;
+  for (size_t k = 0; k < n; k++) {
+    size_t i = order[k];
+    uvgo_select_case *sc = &cases[i];
+    if (sc->chan == NULL)
+      continue;
+    if (uvgo__is_after(sc->chan)) {
+      uint64_t d = uvgo__after_deadline(sc->chan);
+      if (d < deadline)
+        deadline = d;
+      continue;
+    }
+    uvgo__parker *wake = NULL;
+    err = poll_locked(sc, &wake);
+    if (err != UV_EAGAIN) {
+      unlock_all(locks, m);
+      if (wake != NULL)
+        uvgo__parker_wake(wake);
+      uvgo__free(block);
+      return finish(sc, i, err);
+    }
+  }
+  uvgo__parker p;
+  err = uvgo__parker_prepare(&p, "uvgo_select");
+  if (err != 0) {
+    unlock_all(locks, m);
+    uvgo__free(block);
+    return err;
+  }
+  for (size_t k = 0; k < n; k++) {
+    size_t i = order[k];
+    uvgo_select_case *sc = &cases[i];
+    uvgo__waiter *w = &waiters[i];
+    w->queued = false;
+    if (sc->chan == NULL || uvgo__is_after(sc->chan))
+      continue;
+    *w = (uvgo__waiter){.parker = &p, .elem = sc->elem, .chan = sc->chan,
+                        .case_index = (int)i, .is_select = true};
+    uvgo__waitq_push(sc->op == UVGO_SELECT_RECV ? &sc->chan->recvq
+                                                : &sc->chan->sendq,
+                     w);
+  }
+  unlock_all(locks, m);
+
+  int reason = uvgo__parker_wait(&p, deadline);
+
+  /* Pass 3: unlink the waiters nobody dequeued. */
+  lock_all(locks, m);
+  for (size_t i = 0; i < n; i++) {
+    uvgo__waiter *w = &waiters[i];
+    uvgo_select_case *sc = &cases[i];
+    if (w->queued)
+      uvgo__waitq_remove(sc->op == UVGO_SELECT_RECV ? &sc->chan->recvq
+                                                    : &sc->chan->sendq,
+                         w);
+  }
+  unlock_all(locks, m);
+
+  int result;
+  if (reason == UVGO__WAKE_TIMEOUT) {
+    /* The earliest after case fired (the first in poll order on a tie). */
+    result = UVGO__WAKE_TIMEOUT;
+    for (size_t k = 0; k < n; k++) {
+      uvgo_select_case *sc = &cases[order[k]];
+      if (sc->chan != NULL && uvgo__is_after(sc->chan) &&
+          uvgo__after_deadline(sc->chan) == deadline) {
+        after_deliver(sc);
+        result = order[k];
+        break;
+      }
+    }
+  } else if (reason >= 0) {
+    result = finish(&cases[reason], (size_t)reason,
+                    waiters[reason].closed ? UVGO_ECLOSED : 0);
+  } else {
+    result = reason;
+  }
+  uvgo__free(block);
+  return result;
+}
