@@ -3,7 +3,7 @@
 # build, and runs the demo programs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-need=(meson ninja-build pkg-config gcc libuv1-dev python3)
+need=(meson ninja-build pkg-config gcc libuv1-dev python3 libssl-dev node-llhttp liburiparser-dev zlib1g-dev)
 missing=()
 for p in "${need[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then

@@ -10,7 +10,9 @@ cd "$(dirname "$0")/.."
 root=$PWD
 
 need_pkgs=(meson ninja-build pkg-config gcc clang libuv1-dev python3 golang-go
-           valgrind gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user)
+           valgrind gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user
+           libssl-dev openssl node-llhttp liburiparser-dev zlib1g-dev
+           libclang-rt-14-dev spin nginx-light curl wrk cmake doxygen)
 missing=()
 for p in "${need_pkgs[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
