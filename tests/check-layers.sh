@@ -3,7 +3,7 @@
 # internal headers only as "LAYER/..." of its own layer or of one below it.
 # A circle of includes may live inside one layer, never across two.
 src="${1:-src}"
-order="core sync net tls http"
+order="core sync net tls http embed"
 rank() { i=0; for l in $order; do [ "$l" = "$1" ] && { echo $i; return; }; i=$((i + 1)); done; echo 99; }
 status=0
 for dir in "$src"/*/; do
