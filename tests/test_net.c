@@ -969,3 +969,90 @@ static void shutdown_timeout_main(void) {
 UVGO_TEST(net_shutdown_timeout_aborts_conn, net, 30) {
   run1(shutdown_timeout_main);
 }
+
+/* A write or shutdown that its own context ends returns the context's
+ * reason, UV_ECANCELED or UV_ETIMEDOUT, never UVGO_ECONNCLOSED (the abort
+ * closes the socket, but the caller must be able to tell "I cancelled"
+ * from "someone closed it"); later calls then see the closed connection.
+ * Everything runs on one worker, so the order is fixed without timing:
+ * the canceller and the queued writer are spawned first and run only once
+ * the calling task has parked. The write parks because the peer never
+ * reads and 64 MiB exceed any kernel buffer; the shutdown parks behind a
+ * write stuck the same way. */
+enum { CANCEL_BY_CANCEL, CANCEL_BY_TIMEOUT };
+static int cancel_how;
+static bool cancel_shutdown; /* else cancel the write */
+static _Atomic bool stuck_started;
+static void cancel_now(void *arg) { ASSERT_OK(uvgo_ctx_cancel(arg)); }
+static void stuck_writer_flag(void *arg) {
+  atomic_store(&stuck_started, true);
+  /* Its own context never ends: the abort by the shutdown's context is
+   * "someone closed it" for this call. */
+  ASSERT_ERR(uvgo_conn_write(NULL, arg, stuck_buf, STUCK_SIZE),
+             UVGO_ECONNCLOSED);
+  ASSERT_OK(uvgo_chan_send(writer_done, NULL));
+}
+static void cancel_reason_main(void) {
+  go_on = uvgo_chan_new(0, 0);
+  writer_done = uvgo_chan_new(0, 1);
+  uvgo_listener *ln;
+  ASSERT_OK(uvgo_listen("127.0.0.1", 0, 4, &ln));
+  ASSERT_OK(uvgo_go(accept_and_hold, ln));
+  uvgo_conn *c;
+  ASSERT_OK(uvgo_dial(NULL, "127.0.0.1", uvgo_listener_port(ln), &c));
+  stuck_buf = calloc(1, STUCK_SIZE);
+  ASSERT_NOT_NULL(stuck_buf);
+  unsigned here = (unsigned)uvgo_worker_id();
+  if (cancel_shutdown) {
+    atomic_store(&stuck_started, false);
+    ASSERT_OK(uvgo_go_on(here, stuck_writer_flag, c));
+    /* One worker: once the writer has started, it has queued its write
+     * and parked (nothing in between gives the thread back). */
+    while (!atomic_load(&stuck_started))
+      ASSERT_OK(uvgo_yield());
+  }
+  uvgo_ctx *ctx;
+  int want;
+  if (cancel_how == CANCEL_BY_TIMEOUT) {
+    ASSERT_OK(uvgo_ctx_with_timeout(uvgo_ctx_current(), 50, &ctx));
+    want = UV_ETIMEDOUT;
+  } else {
+    ASSERT_OK(uvgo_ctx_with_cancel(uvgo_ctx_current(), &ctx));
+    ASSERT_OK(uvgo_go_on(here, cancel_now, ctx)); /* runs once we park */
+    want = UV_ECANCELED;
+  }
+  if (cancel_shutdown)
+    ASSERT_ERR(uvgo_conn_shutdown(ctx, c), want);
+  else
+    ASSERT_ERR(uvgo_conn_write(ctx, c, stuck_buf, STUCK_SIZE), want);
+  ASSERT_ERR(uvgo_ctx_err(ctx), want);
+  uvgo_ctx_release(ctx);
+  if (cancel_shutdown)
+    ASSERT_OK(uvgo_chan_recv(writer_done, NULL));
+  /* the abort closed the connection: later calls say so */
+  ASSERT_ERR(uvgo_conn_write(NULL, c, "x", 1), UVGO_ECONNCLOSED);
+  ASSERT_ERR(uvgo_conn_shutdown(NULL, c), UVGO_ECONNCLOSED);
+  ASSERT_OK(uvgo_conn_close(c));
+  free(stuck_buf);
+  ASSERT_OK(uvgo_chan_send(go_on, NULL)); /* release accept_and_hold */
+  uvgo_chan_release(go_on);
+  uvgo_chan_release(writer_done);
+}
+static void cancel_reason(bool shutdown, int how) {
+  cancel_shutdown = shutdown;
+  cancel_how = how;
+  run1(cancel_reason_main);
+}
+
+UVGO_TEST(net_write_cancelled_returns_ecanceled, net, 30) {
+  cancel_reason(false, CANCEL_BY_CANCEL);
+}
+UVGO_TEST(net_write_deadline_returns_etimedout, net, 30) {
+  cancel_reason(false, CANCEL_BY_TIMEOUT);
+}
+UVGO_TEST(net_shutdown_cancelled_returns_ecanceled, net, 30) {
+  cancel_reason(true, CANCEL_BY_CANCEL);
+}
+UVGO_TEST(net_shutdown_deadline_returns_etimedout, net, 30) {
+  cancel_reason(true, CANCEL_BY_TIMEOUT);
+}

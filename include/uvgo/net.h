@@ -12,8 +12,11 @@
  *   uvgo_dial, uvgo_dial_unix   no connection is returned (nothing to close)
  *   uvgo_accept                 the listener is unchanged
  *   uvgo_conn_read              the connection is unchanged and usable
- *   uvgo_conn_write             aborted: the socket is closed, later calls
- *   uvgo_conn_shutdown          return UVGO_ECONNCLOSED; how many bytes
+ *   uvgo_conn_write             aborted: the call itself returns the
+ *   uvgo_conn_shutdown          context's reason (UV_ECANCELED or
+ *                               UV_ETIMEDOUT), the socket is closed, later
+ *                               calls (and other tasks' calls blocked on
+ *                               it) return UVGO_ECONNCLOSED; how many bytes
  *                               reached the peer is unknown. Still call
  *                               uvgo_conn_close to free it.
  *

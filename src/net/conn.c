@@ -207,8 +207,12 @@ static void on_shutdown(uv_shutdown_t *req, int status) {
  * handle; its callback then comes with UV_ECANCELED. */
 static void abort_conn(void *arg) { uvgo__net_close_handle(arg); }
 
-static int closed_status(uvgo_conn *c, int status) {
-  if (status == UV_ECANCELED && c->o.handle_closing)
+/* A request the close of the handle ended reports UV_ECANCELED: that is
+ * UVGO_ECONNCLOSED, unless this call's own context aborted it (op
+ * cancelled), when the call returns the context's reason as it came back
+ * from the wait (UV_ECANCELED or UV_ETIMEDOUT). */
+static int closed_status(uvgo_conn *c, const uvgo__net_op *op, int status) {
+  if (status == UV_ECANCELED && c->o.handle_closing && !op->cancelled)
     return UVGO_ECONNCLOSED;
   return status;
 }
@@ -242,9 +246,10 @@ int uvgo_conn_write(uvgo_ctx *ctx, uvgo_conn *c, const void *buf,
   uvgo__net_op op = {0};
   req.data = &op;
   err = uv_write(&req, &c->o.h.stream, &b, 1, on_write);
-  if (err == 0)
-    err = closed_status(c, uvgo__net_op_wait(&op, ctx, "uvgo_conn_write",
-                                             abort_conn, &c->o));
+  if (err == 0) {
+    err = uvgo__net_op_wait(&op, ctx, "uvgo_conn_write", abort_conn, &c->o);
+    err = closed_status(c, &op, err);
+  }
   uvgo__net_op_leave(&c->o);
   return err;
 }
@@ -262,9 +267,10 @@ int uvgo_conn_shutdown(uvgo_ctx *ctx, uvgo_conn *c) {
   uvgo__net_op op = {0};
   req.data = &op;
   err = uv_shutdown(&req, &c->o.h.stream, on_shutdown);
-  if (err == 0)
-    err = closed_status(c, uvgo__net_op_wait(&op, ctx, "uvgo_conn_shutdown",
-                                             abort_conn, &c->o));
+  if (err == 0) {
+    err = uvgo__net_op_wait(&op, ctx, "uvgo_conn_shutdown", abort_conn, &c->o);
+    err = closed_status(c, &op, err);
+  }
   uvgo__net_op_leave(&c->o);
   return err;
 }
