@@ -48,7 +48,15 @@ UVGO_EXTERN const char *uvgo_version_string(void);
   XX(ELIMIT, -30007, "limit on live tasks reached")                           \
   XX(EWAITERS, -30008, "object still has blocked waiters")                    \
   XX(ESTACKSIZE, -30009, "stack size out of range")                          \
-  XX(ECONNCLOSED, -30010, "use of closed network connection")
+  XX(ECONNCLOSED, -30010, "use of closed network connection")                \
+  XX(ETLS, -30020, "TLS protocol error")                                      \
+  XX(ETLSVERIFY, -30021, "TLS certificate verification failed")               \
+  XX(ETLSTRUNCATED, -30022, "TLS stream truncated (EOF without close_notify)") \
+  XX(ETLSHANDSHAKE, -30023, "TLS handshake failed")                           \
+  XX(ETLSRECORD, -30024, "peer does not speak TLS")                           \
+  XX(ENOTTLS, -30025, "not a TLS connection")                                 \
+  XX(ETLSCONFIG, -30026, "bad TLS certificate, key or CA data")               \
+  XX(ETLSKEY, -30027, "private key does not match the certificate")
 
 #define UVGO_ERR_MIN (-30099)
 #define UVGO_ERR_MAX (-30000)
