@@ -7,6 +7,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "core/chan.h"      /* to see a plain thread queued on a channel */
+#include "core/scheduler.h" /* the test-only wake hook */
+
 static void park_forever(void *arg) {
   (void)arg;
   uvgo_task_set_name(NULL, "stuck-forever");
@@ -155,4 +158,87 @@ UVGO_TEST(no_deadlock_while_foreign_ref_held, unit, 20) {
   uvgo_config cfg = {.workers = 2};
   ASSERT_OK(uvgo_run(&cfg, main_waits_for_foreign, NULL));
   ASSERT_OK(uv_thread_join(&waker_thread));
+}
+
+/* A plain thread woken from a wait counts as active from the wake on, not
+ * only once it has resumed: the deadlock check must not see "every task
+ * blocked, nobody active" in between. The test-only hook holds the woken
+ * thread between its wake and its return from the wait for longer than
+ * the check's grace period, so a check that counted the thread only on
+ * resumption would give its (false) verdict every time. The delay widens
+ * the window; the assertion (no verdict) holds however long it is. */
+static void hold_woken_thread(void) { usleep(300 * 1000); }
+
+typedef struct {
+  bool use_chan;       /* else a WaitGroup */
+  uvgo_wg go;          /* the thread waits for it (wg case) */
+  uvgo_chan *ch;       /* the thread receives on it (chan case) */
+  uvgo_wg back;        /* the thread reports back here */
+  uv_thread_t th;
+} woken_thread;
+
+static void woken_thread_main(void *arg) {
+  woken_thread *wt = arg;
+  if (wt->use_chan) {
+    int v = 0;
+    ASSERT_OK(uvgo_chan_recv(wt->ch, &v));
+    ASSERT_EQ(v, 42);
+  } else {
+    ASSERT_OK(uvgo_wg_wait(&wt->go));
+  }
+  ASSERT_OK(uvgo_wg_done(&wt->back));
+}
+
+/* The plain thread is queued on what it waits for (so the wake below
+ * really wakes a parked thread, not one that never blocked). */
+static bool thread_queued(woken_thread *wt) {
+  if (wt->use_chan) {
+    uvgo__chan_lock(wt->ch);
+    bool q = wt->ch->recvq.head != NULL;
+    uvgo__chan_unlock(wt->ch);
+    return q;
+  }
+  uvgo_waitq_ *q = &wt->go.q_;
+  while (__atomic_exchange_n(&q->lock_, 1, __ATOMIC_ACQUIRE))
+    ;
+  bool queued = q->head_ != NULL;
+  __atomic_store_n(&q->lock_, 0, __ATOMIC_RELEASE);
+  return queued;
+}
+
+static void main_wakes_thread(void *arg) {
+  woken_thread *wt = arg;
+  ASSERT_OK(uvgo_wg_add(&wt->back, 1));
+  if (wt->use_chan)
+    wt->ch = uvgo_chan_new(sizeof(int), 0);
+  else
+    ASSERT_OK(uvgo_wg_add(&wt->go, 1));
+  ASSERT_OK(uv_thread_create(&wt->th, woken_thread_main, wt));
+  while (!thread_queued(wt))
+    ASSERT_OK(uvgo_sleep(1));
+  if (wt->use_chan) {
+    int v = 42;
+    ASSERT_OK(uvgo_chan_send(wt->ch, &v));
+  } else {
+    ASSERT_OK(uvgo_wg_done(&wt->go));
+  }
+  /* Blocks until the thread, held by the hook, reports back: the only
+   * task is now blocked and the only plain thread not yet resumed. */
+  ASSERT_OK(uvgo_wg_wait(&wt->back));
+  ASSERT_OK(uv_thread_join(&wt->th));
+  if (wt->use_chan)
+    uvgo_chan_release(wt->ch);
+}
+
+UVGO_TEST(no_deadlock_while_woken_thread_resumes, unit, 30) {
+  atomic_store(&uvgo__test_foreign_wake_hook, hold_woken_thread);
+  for (int use_chan = 0; use_chan <= 1; use_chan++)
+    for (unsigned workers = 1; workers <= 2; workers++) {
+      woken_thread wt = {.use_chan = use_chan != 0,
+                         .go = UVGO_WG_INIT,
+                         .back = UVGO_WG_INIT};
+      uvgo_config cfg = {.workers = workers};
+      ASSERT_OK(uvgo_run(&cfg, main_wakes_thread, &wt));
+    }
+  atomic_store(&uvgo__test_foreign_wake_hook, NULL);
 }

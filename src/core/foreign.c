@@ -3,12 +3,20 @@
  * with tasks, say). The deadlock check cannot see what such a thread will
  * do next, so while one is alive and not itself blocked in uvgo, no verdict
  * is given. Threads are counted from their first such call until they exit
- * (a thread-specific key's destructor) or become a worker. */
+ * (a thread-specific key's destructor) or become a worker.
+ *
+ * A thread blocked in an untimed wait lends its count to its waker: it
+ * releases the count under its parker's mutex before sleeping, and the
+ * waker, holding the same mutex, gives it back before it signals (park.c,
+ * wait_thread and uvgo__parker_wake). So the count is never low between a
+ * wake and the thread's resumption. A timed wait keeps its count: it ends
+ * by itself. */
 #include <pthread.h>
 
 #include "core/scheduler.h"
 
 _Atomic long uvgo__foreign_active;
+void (*_Atomic uvgo__test_foreign_wake_hook)(void);
 
 static uv_once_t key_once = UV_ONCE_INIT;
 static pthread_key_t participant_key;
@@ -41,7 +49,13 @@ void uvgo__foreign_thread_leave(void) {
   pthread_setspecific(participant_key, NULL);
 }
 
-void uvgo__foreign_thread_blocking(bool blocked) {
-  if (registered)
-    atomic_fetch_add(&uvgo__foreign_active, blocked ? -1 : 1);
+bool uvgo__foreign_thread_release(void) {
+  if (!registered)
+    return false;
+  atomic_fetch_sub(&uvgo__foreign_active, 1);
+  return true;
+}
+
+void uvgo__foreign_thread_give_back(void) {
+  atomic_fetch_add(&uvgo__foreign_active, 1);
 }

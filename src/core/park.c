@@ -16,6 +16,9 @@ int uvgo__parker_prepare(uvgo__parker *p, const char *call) {
     return 0;
   }
   p->signalled = false;
+  p->count_lent = false;
+  /* Counted from here: before any waker can see the parker. */
+  uvgo__foreign_thread_enter();
   if (uv_mutex_init(&p->mu) != 0)
     return UV_ENOMEM;
   if (uv_cond_init(&p->cond) != 0) {
@@ -44,6 +47,12 @@ void uvgo__parker_wake(uvgo__parker *p) {
   /* The waiter may free p as soon as it sees signalled: touch nothing
    * after the unlock. */
   uv_mutex_lock(&p->mu);
+  /* The woken thread is active again from this moment, not from when it
+   * gets the CPU: give its count back before the signal (foreign.c). */
+  if (p->count_lent) {
+    p->count_lent = false;
+    uvgo__foreign_thread_give_back();
+  }
   p->signalled = true;
   uv_cond_signal(&p->cond);
   uv_mutex_unlock(&p->mu);
@@ -56,9 +65,13 @@ static void on_deadline(uvgo__timer_entry *e) {
 }
 
 static int wait_thread(uvgo__parker *p, uint64_t deadline_ms) {
-  uvgo__foreign_thread_enter();
-  uvgo__foreign_thread_blocking(true);
   uv_mutex_lock(&p->mu);
+  /* An untimed wait lends the thread's count to its waker (it is given
+   * back in uvgo__parker_wake, under this mutex, so whichever comes first
+   * the count is right); such a wait only ends by a signal. A timed wait
+   * ends by itself and keeps its count. */
+  if (!p->signalled && deadline_ms == UVGO__NO_DEADLINE)
+    p->count_lent = uvgo__foreign_thread_release();
   while (!p->signalled) {
     if (deadline_ms == UVGO__NO_DEADLINE) {
       uv_cond_wait(&p->cond, &p->mu);
@@ -77,7 +90,10 @@ static int wait_thread(uvgo__parker *p, uint64_t deadline_ms) {
   uv_mutex_unlock(&p->mu);
   uv_cond_destroy(&p->cond);
   uv_mutex_destroy(&p->mu);
-  uvgo__foreign_thread_blocking(false);
+  void (*hook)(void) = atomic_load_explicit(&uvgo__test_foreign_wake_hook,
+                                            memory_order_relaxed);
+  if (UVGO__UNLIKELY(hook != NULL))
+    hook();
   return p->reason;
 }
 

@@ -40,6 +40,8 @@ typedef struct uvgo__parker {
   uv_mutex_t mu;
   uv_cond_t cond;
   bool signalled;
+  bool count_lent; /* under mu: the waiter released its deadlock-check
+                      count, the waker gives it back (foreign.c) */
 } uvgo__parker;
 
 /* Step 1. `call` names the blocking call for dumps (static string).

@@ -72,12 +72,50 @@ bool uvgo__rt_has_refs(const uvgo_rt *rt) {
  * check, and this gives it time to show up. */
 #define DEADLOCK_GRACE_MS 100
 
-/* Every worker stuck, every inbox empty, no references, no plain thread
- * taking part, and no activity (an inbox push or a worker leaving the
- * stuck state) since `since` — a consistent snapshot, so a wake in flight
- * between two workers is never missed. Every wake source (a running task,
- * a timer, libuv I/O or pool work, a foreign thread's reference) keeps
- * some worker unstuck or a count above zero. */
+/* The deadlock verdict and its accounting invariant.
+ *
+ * Every thing that can still make progress is visible to the check in one
+ * of these inputs, from the moment it can make progress until it cannot:
+ *   - a task that runs or is queued to run: its worker is not `stuck` (a
+ *     worker sets stuck only from its drain with nothing to run and a quiet
+ *     loop; only that worker clears it, when it takes its inbox or runs a
+ *     task, and clearing bumps rt->activity);
+ *   - a task a timer, libuv I/O, a libuv request (uv_queue_work, connect,
+ *     write...) or a referenced handle will wake: its worker's loop is not
+ *     quiet, so that worker never becomes stuck;
+ *   - a wake or a message in flight to a worker: it is in that worker's
+ *     inbox (pushed under inbox_lock) from the push until the worker takes
+ *     it, and every push bumps rt->activity after it;
+ *   - a plain thread that is registered (it made a blocking or waking
+ *     call) and is not blocked in an untimed wait: counted in
+ *     uvgo__foreign_active. Its untimed wait lends the count to the waker,
+ *     which gives it back under the parker's mutex BEFORE it signals, so
+ *     the count covers the thread from the wake on, with no window before
+ *     it resumes (foreign.c, park.c). A timed wait keeps its count;
+ *   - a reference from uvgo_rt_ref: the reference bits of rt->live;
+ *   - work not started yet: a runq (its worker is not stuck) or the global
+ *     queue (global_len).
+ * A transition from "cannot progress" to "can" is always made by something
+ * that can progress (a waker), and it makes the wakee visible before the
+ * waker itself can stop being visible: a task wake is an inbox push or a
+ * local queue (the waker's worker is busy), a plain thread's wake gives its
+ * count back before the signal.
+ *
+ * The check reads the inputs one after the other, not atomically, so it
+ * brackets them with rt->activity: `since` is read before everything, and
+ * the verdict needs it unchanged after everything. A worker read as stuck
+ * stays stuck until it clears the flag (bumping activity), so unchanged
+ * activity proves every worker was stuck over the whole read and nobody
+ * pushed an inbox; then no plain thread could have been woken during the
+ * read either (its waker would be a running task or a counted thread). The
+ * probe repeats the check after DEADLOCK_GRACE_MS against the same
+ * `since`, so the verdict also covers the grace period. Unregistered plain
+ * threads are invisible until their first call; the grace period is all
+ * they get.
+ *
+ * all_stuck_since: every worker stuck, every inbox empty, no references,
+ * no counted plain thread, nothing queued globally, and no activity since
+ * `since`. */
 static bool all_stuck_since(uvgo_rt *rt, uint64_t since) {
   if ((atomic_load(&rt->live) & UVGO__RT_STOPPED) ||
       uvgo__rt_live_tasks(rt) == 0 || uvgo__rt_has_refs(rt) ||
@@ -558,6 +596,9 @@ int uvgo_rt_close(uvgo_rt *rt) {
     return UVGO__MISUSE(UV_EINVAL, "uvgo_rt_close of a runtime not attached");
   if (uvgo__current_task() != NULL)
     return UVGO__MISUSE(UV_EBUSY, "uvgo_rt_close from inside a task");
+  /* The embed layer (src/embed) refuses while callbacks are pending. */
+  if (rt->embed_hook != NULL && (err = rt->embed_hook(rt, false)) != 0)
+    return err;
   uint64_t zero = 0;
   if (!atomic_compare_exchange_strong(&rt->live, &zero, UVGO__RT_STOPPED))
     return UV_EBUSY;
@@ -574,6 +615,8 @@ int uvgo_rt_close(uvgo_rt *rt) {
     uvgo__sigquit_stop();
   uvgo__watchdog_stop(rt);
   atomic_store(&w0->stop, 1);
+  if (rt->embed_hook != NULL)
+    rt->embed_hook(rt, true);
   uvgo__worker_close_handles(w0);
   /* After: libuv runs close callbacks last-closed first, and the runtime
    * is freed by the last of worker 0's, so the signal handles (inside the

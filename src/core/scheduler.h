@@ -167,6 +167,12 @@ struct uvgo_rt {
   uv_signal_t signals[2];   /* cancel_on_signal: SIGINT, SIGTERM */
   bool signals_on;
   bool closing;             /* uvgo_rt_close ran (attach mode) */
+  /* src/embed's per-runtime state (NULL until the first callback-side
+   * call) and its hook: uvgo_rt_close calls embed_hook(rt, false) first
+   * and refuses with its non-zero result (callback operations pending),
+   * then embed_hook(rt, true) to close the layer's handles. Loop thread. */
+  void *embed;
+  int (*embed_hook)(uvgo_rt *rt, bool closing);
   _Atomic int deadlocked;   /* the run ended in a deadlock verdict */
   _Atomic uint64_t activity; /* bumped by every inbox push and every worker
                                leaving the stuck state (deadlock check) */
@@ -307,8 +313,18 @@ extern _Atomic long uvgo__foreign_active;
 void uvgo__foreign_thread_enter(void);
 /* The thread becomes a worker (uvgo_run, attach): stop counting it. */
 void uvgo__foreign_thread_leave(void);
-/* Around a foreign thread's wait in a parker. */
-void uvgo__foreign_thread_blocking(bool blocked);
+/* A plain thread about to block in an untimed wait: drop its count.
+ * @return whether it had one (a registered thread), i.e. whether its
+ * waker must give it back. */
+bool uvgo__foreign_thread_release(void);
+/* The waker of a thread whose count was released, before it signals:
+ * count it again (any thread). */
+void uvgo__foreign_thread_give_back(void);
+/* Test-only: when set, a plain thread woken in a parker calls it between
+ * the wake and its return from the wait (tests widen that window with a
+ * delay). One relaxed load on a plain thread's wake path; never set by the
+ * library. */
+extern void (*_Atomic uvgo__test_foreign_wake_hook)(void);
 
 /* --- task-local storage (keys.c) --- */
 void uvgo__keys_run_destructors(void **locals);
