@@ -236,3 +236,83 @@ UVGO_TEST(stress_once_many, stress, 120) {
   ASSERT_OK(uvgo_run(&cfg, once_stress_main, &os));
   free(os.slots);
 }
+
+/* --- a plain thread's ctx-bounded waits: the call's context ends them
+ * (before the wait, during it from a task, or by its deadline) exactly as
+ * it ends a task's, and the primitive is left as it was --- */
+
+enum { END_BEFORE, END_BY_TASK, END_BY_DEADLINE };
+typedef struct {
+  int how;
+  uvgo_ctx *ctx;
+  uvgo_wg wg;     /* never reaches zero */
+  uvgo_mutex mu;  /* held by main */
+  uvgo_sem sem;   /* all tokens held by main */
+  _Atomic(uvgo_waitq_ *) waiting_in; /* the queue it waits in now */
+  uv_thread_t th;
+} thread_ctx_wait;
+
+static bool queue_nonempty(uvgo_waitq_ *q) {
+  while (__atomic_exchange_n(&q->lock_, 1, __ATOMIC_ACQUIRE))
+    ;
+  bool nonempty = q->head_ != NULL;
+  __atomic_store_n(&q->lock_, 0, __ATOMIC_RELEASE);
+  return nonempty;
+}
+
+static void thread_ctx_waiter(void *arg) {
+  thread_ctx_wait *tw = arg;
+  int want = tw->how == END_BY_DEADLINE ? UV_ETIMEDOUT : UV_ECANCELED;
+  atomic_store(&tw->waiting_in, &tw->wg.q_);
+  ASSERT_ERR(uvgo_wg_wait_ctx(&tw->wg, tw->ctx), want);
+  atomic_store(&tw->waiting_in, &tw->mu.q_);
+  ASSERT_ERR(uvgo_mutex_lock_ctx(&tw->mu, tw->ctx), want);
+  atomic_store(&tw->waiting_in, &tw->sem.q_);
+  ASSERT_ERR(uvgo_sem_acquire_ctx(&tw->sem, 1, tw->ctx), want);
+  atomic_store(&tw->waiting_in, NULL);
+}
+
+static void thread_ctx_main(void *arg) {
+  thread_ctx_wait *tw = arg;
+  ASSERT_OK(uvgo_wg_add(&tw->wg, 1));
+  ASSERT_OK(uvgo_mutex_lock(&tw->mu));
+  ASSERT_OK(uvgo_sem_init(&tw->sem, 1));
+  ASSERT_OK(uvgo_sem_acquire(&tw->sem, 1));
+  if (tw->how == END_BY_DEADLINE) {
+    ASSERT_OK(uvgo_ctx_with_timeout(uvgo_ctx_current(), 20, &tw->ctx));
+  } else {
+    ASSERT_OK(uvgo_ctx_with_cancel(uvgo_ctx_current(), &tw->ctx));
+    if (tw->how == END_BEFORE)
+      ASSERT_OK(uvgo_ctx_cancel(tw->ctx));
+  }
+  ASSERT_OK(uv_thread_create(&tw->th, thread_ctx_waiter, tw));
+  if (tw->how == END_BY_TASK) {
+    /* Cancel once the thread is queued in its first wait; the later waits
+     * then find the context ended. */
+    while (!queue_nonempty(&tw->wg.q_))
+      ASSERT_OK(uvgo_sleep(1));
+    ASSERT_OK(uvgo_ctx_cancel(tw->ctx));
+  }
+  ASSERT_OK(uv_thread_join(&tw->th));
+  /* Nothing was taken, and nobody is left queued. */
+  ASSERT(!queue_nonempty(&tw->wg.q_));
+  ASSERT(!queue_nonempty(&tw->mu.q_));
+  ASSERT(!queue_nonempty(&tw->sem.q_));
+  ASSERT_ERR(uvgo_sem_try_acquire(&tw->sem, 1), UV_EAGAIN);
+  ASSERT_OK(uvgo_sem_release(&tw->sem, 1));
+  ASSERT_OK(uvgo_sem_try_acquire(&tw->sem, 1));
+  ASSERT_OK(uvgo_sem_release(&tw->sem, 1));
+  ASSERT_OK(uvgo_mutex_unlock(&tw->mu));
+  ASSERT_OK(uvgo_wg_done(&tw->wg));
+  uvgo_ctx_release(tw->ctx);
+}
+
+UVGO_TEST(stress_thread_waits_end_with_ctx, stress, 60) {
+  for (int how = END_BEFORE; how <= END_BY_DEADLINE; how++) {
+    thread_ctx_wait tw = {.how = how,
+                          .wg = UVGO_WG_INIT,
+                          .mu = UVGO_MUTEX_INIT};
+    uvgo_config cfg = config_with(2);
+    ASSERT_OK(uvgo_run(&cfg, thread_ctx_main, &tw));
+  }
+}

@@ -112,6 +112,23 @@ static int watch_scopes(uvgo__parker *p, uvgo_ctx **scopes, int n) {
   return 0;
 }
 
+/* A task's sleep, capped by wait_deadline on its worker's heap. @return
+ * false if no memory for the deadline's timer (the parker is then claimed
+ * with UV_ENOMEM and never slept on: fail the call rather than sleep past
+ * its deadline, or return early as if it had passed). */
+static bool sleep_task(uvgo__parker *p, uvgo_task *t, uint64_t wait_deadline) {
+  uvgo__worker *w = t->home;
+  if (wait_deadline != UVGO__NO_DEADLINE) {
+    p->deadline.fire = on_deadline;
+    if (uvgo__timer_add(&w->timers, &p->deadline, wait_deadline) != 0 &&
+        uvgo__parker_claim(p, UV_ENOMEM))
+      return false;
+  }
+  uvgo__task_switch_out(w, t);
+  uvgo__timer_remove(&w->timers, &p->deadline);
+  return true;
+}
+
 /* The task's context makes every wait a cancellation point, and so does a
  * context passed to the call: each watches the parker (its end claims it
  * with UV_ECANCELED/UV_ETIMEDOUT), and the earliest deadline caps the
@@ -120,14 +137,14 @@ static int watch_scopes(uvgo__parker *p, uvgo_ctx **scopes, int n) {
 int uvgo__parker_wait_ex(uvgo__parker *p, uint64_t deadline_ms,
                          uvgo_ctx *call_ctx, bool task_ctx) {
   uvgo_task *t = p->task;
-  if (t == NULL)
+  uvgo_ctx *call_scope = uvgo__ctx_cancel_scope(call_ctx);
+  /* A plain thread has no context of its own; a call's still bounds it. */
+  if (t == NULL && call_scope == NULL)
     return wait_thread(p, deadline_ms);
-  uvgo__worker *w = t->home;
   uvgo_ctx *scopes[2];
   int n = 0;
-  if (task_ctx && t->shield == 0 && t->cancel_scope != NULL)
+  if (t != NULL && task_ctx && t->shield == 0 && t->cancel_scope != NULL)
     scopes[n++] = t->cancel_scope;
-  uvgo_ctx *call_scope = uvgo__ctx_cancel_scope(call_ctx);
   if (call_scope != NULL && (n == 0 || call_scope != scopes[0]))
     scopes[n++] = call_scope;
   uint64_t wait_deadline = deadline_ms;
@@ -147,22 +164,17 @@ int uvgo__parker_wait_ex(uvgo__parker *p, uint64_t deadline_ms,
         cap = scopes[i];
       }
   }
-  if (wait_deadline != UVGO__NO_DEADLINE) {
-    p->deadline.fire = on_deadline;
-    if (uvgo__timer_add(&w->timers, &p->deadline, wait_deadline) != 0 &&
-        uvgo__parker_claim(p, UV_ENOMEM)) {
-      /* No memory to grow the heap: fail the call rather than sleep past
-       * its deadline (or return early as if it had passed). */
-      for (int i = 0; i < n; i++)
-        uvgo__ctx_unwatch(scopes[i], &p->watch[i]);
-      uvgo__parker_abandon(p);
-      return p->reason;
-    }
-  }
-  uvgo__task_switch_out(w, t);
-  uvgo__timer_remove(&w->timers, &p->deadline);
+  bool slept = true;
+  if (t == NULL)
+    wait_thread(p, wait_deadline);
+  else
+    slept = sleep_task(p, t, wait_deadline);
   for (int i = 0; i < n; i++)
     uvgo__ctx_unwatch(scopes[i], &p->watch[i]);
+  if (!slept) {
+    uvgo__parker_abandon(p);
+    return p->reason;
+  }
   if (cap != NULL && p->reason == UVGO__WAKE_TIMEOUT) {
     /* A context's deadline, not the call's, ran out. */
     uvgo__ctx_end(cap, UV_ETIMEDOUT);
