@@ -16,6 +16,7 @@
 #include "uvgo/work.h"
 #include "uvgo/group.h"
 #include "uvgo/net.h"
+#include "uvgo/http.h"
 #include "uvgo/tls.h"
 #include "uvgo/diag.h"
 

@@ -56,7 +56,24 @@ UVGO_EXTERN const char *uvgo_version_string(void);
   XX(ETLSRECORD, -30024, "peer does not speak TLS")                           \
   XX(ENOTTLS, -30025, "not a TLS connection")                                 \
   XX(ETLSCONFIG, -30026, "bad TLS certificate, key or CA data")               \
-  XX(ETLSKEY, -30027, "private key does not match the certificate")
+  XX(ETLSKEY, -30027, "private key does not match the certificate")           \
+  XX(EHTTPBADRESPONSE, -30040, "malformed HTTP response")                     \
+  XX(EHTTPBADREQUEST, -30041, "malformed HTTP request")                       \
+  XX(EHEADERTOOLARGE, -30042, "HTTP header section larger than the limit")    \
+  XX(ETOOMANYHEADERS, -30043, "more HTTP header fields than the limit")       \
+  XX(EBODYTOOLARGE, -30044, "HTTP body larger than the limit")                \
+  XX(ETOOMANYREDIRECTS, -30045, "stopped after too many HTTP redirects")      \
+  XX(EHTTPBADURL, -30046, "invalid URL")                                      \
+  XX(EUNSUPPORTEDSCHEME, -30047, "unsupported URL scheme")                    \
+  XX(EHTTPBADHEADER, -30048, "invalid HTTP header name or value")             \
+  XX(EHTTPDIALTIMEOUT, -30049, "HTTP client timed out dialling")              \
+  XX(EHTTPTLSTIMEOUT, -30050, "HTTP client timed out in the TLS handshake")   \
+  XX(EHTTPHEADERTIMEOUT, -30051, "HTTP client timed out awaiting headers")    \
+  XX(EHTTPIDLETIMEOUT, -30052, "HTTP client timed out: body read idle")       \
+  XX(EHTTPUNEXPECTEDEOF, -30053, "connection closed mid HTTP message")        \
+  XX(EHTTPBODYCLOSED, -30054, "read on a closed HTTP response body")          \
+  XX(EHTTPPROXY, -30055, "HTTP proxy refused the request")                    \
+  XX(EHTTPBADMETHOD, -30056, "invalid HTTP method")
 
 #define UVGO_ERR_MIN (-30099)
 #define UVGO_ERR_MAX (-30000)
