@@ -19,6 +19,10 @@ static int check_conn(uvgo_conn *c, const char *call) {
   return uvgo__net_check(c != NULL ? &c->o : NULL, UVGO__CONN_MAGIC, call);
 }
 
+/* A transport layered on top (TLS) handles the public calls itself. */
+#define LAYERED(c) \
+  ((c) != NULL && (c)->o.magic == UVGO__CONN_MAGIC && (c)->ops != NULL)
+
 static void stop_reading(uvgo_conn *c) {
   if (c->reading) {
     uv_read_stop(&c->o.h.stream);
@@ -146,6 +150,8 @@ static ssize_t take_buffered(uvgo_conn *c, void *buf, size_t len) {
 }
 
 ssize_t uvgo_conn_read(uvgo_ctx *ctx, uvgo_conn *c, void *buf, size_t len) {
+  if (LAYERED(c))
+    return c->ops->read(ctx, c, buf, len);
   int err = check_conn(c, "uvgo_conn_read");
   if (err != 0)
     return err;
@@ -219,6 +225,8 @@ static int closed_status(uvgo_conn *c, const uvgo__net_op *op, int status) {
 
 int uvgo_conn_write(uvgo_ctx *ctx, uvgo_conn *c, const void *buf,
                     size_t len) {
+  if (LAYERED(c))
+    return c->ops->write(ctx, c, buf, len);
   int err = check_conn(c, "uvgo_conn_write");
   if (err != 0)
     return err;
@@ -255,6 +263,8 @@ int uvgo_conn_write(uvgo_ctx *ctx, uvgo_conn *c, const void *buf,
 }
 
 int uvgo_conn_shutdown(uvgo_ctx *ctx, uvgo_conn *c) {
+  if (LAYERED(c))
+    return c->ops->shutdown(ctx, c);
   int err = check_conn(c, "uvgo_conn_shutdown");
   if (err != 0)
     return err;
@@ -276,6 +286,8 @@ int uvgo_conn_shutdown(uvgo_ctx *ctx, uvgo_conn *c) {
 }
 
 int uvgo_conn_close(uvgo_conn *c) {
+  if (LAYERED(c))
+    return c->ops->close(c);
   return uvgo__net_close(c != NULL ? &c->o : NULL, UVGO__CONN_MAGIC,
                          "uvgo_conn_close");
 }
@@ -296,6 +308,8 @@ static int pipe_name(uvgo_conn *c, bool peer, struct sockaddr_storage *out) {
 
 static int addr(uvgo_conn *c, bool peer, struct sockaddr_storage *out,
                 const char *call) {
+  if (LAYERED(c))
+    return c->ops->addr(c, peer, out);
   int err = check_conn(c, call);
   if (err != 0)
     return err;
@@ -331,11 +345,15 @@ static int tcp_option(uvgo_conn *c, const char *call) {
 }
 
 int uvgo_conn_set_nodelay(uvgo_conn *c, int enable) {
+  if (LAYERED(c))
+    return c->ops->set_nodelay(c, enable);
   int err = tcp_option(c, "uvgo_conn_set_nodelay");
   return err != 0 ? err : uv_tcp_nodelay(&c->o.h.tcp, enable != 0);
 }
 
 int uvgo_conn_set_keepalive(uvgo_conn *c, int enable, unsigned delay_s) {
+  if (LAYERED(c))
+    return c->ops->set_keepalive(c, enable, delay_s);
   int err = tcp_option(c, "uvgo_conn_set_keepalive");
   if (err != 0)
     return err;

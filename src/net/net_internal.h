@@ -58,8 +58,23 @@ typedef struct uvgo__net_obj {
   } h;
 } uvgo__net_obj;
 
+/* A transport layered over a connection (TLS, src/tls): a record whose
+ * `ops` is set embeds struct uvgo_conn as its first member, and every
+ * public uvgo_conn_* call on it goes to these functions (which make their
+ * own checks). The net layer knows nothing else of the layer above. */
+typedef struct uvgo__conn_ops {
+  ssize_t (*read)(uvgo_ctx *ctx, uvgo_conn *c, void *buf, size_t len);
+  int (*write)(uvgo_ctx *ctx, uvgo_conn *c, const void *buf, size_t len);
+  int (*shutdown)(uvgo_ctx *ctx, uvgo_conn *c);
+  int (*close)(uvgo_conn *c);
+  int (*addr)(uvgo_conn *c, bool peer, struct sockaddr_storage *out);
+  int (*set_nodelay)(uvgo_conn *c, int enable);
+  int (*set_keepalive)(uvgo_conn *c, int enable, unsigned delay_s);
+} uvgo__conn_ops;
+
 struct uvgo_conn {
   uvgo__net_obj o;
+  const uvgo__conn_ops *ops; /* NULL: a plain socket; else a layered one */
   bool reading;            /* uv_read_start is in effect */
   int read_err;            /* sticky UV_EOF or error, after the buffer */
   uvgo__net_reader *lent;  /* reader whose buffer libuv is filling */
