@@ -91,12 +91,26 @@ typedef union {
 static _Atomic long live_allocations;
 static _Atomic long total_allocations;
 static _Atomic long fail_countdown;
+static _Atomic long live_bytes;
+static _Atomic long peak_bytes;
 static bool leaks_expected;
 
 long uvgo_test_live_allocations(void) { return atomic_load(&live_allocations); }
 long uvgo_test_allocation_count(void) { return atomic_load(&total_allocations); }
 void uvgo_test_fail_allocation(long nth) { atomic_store(&fail_countdown, nth); }
 void uvgo_test_expect_leaks(void) { leaks_expected = true; }
+long uvgo_test_live_bytes(void) { return atomic_load(&live_bytes); }
+long uvgo_test_peak_bytes(void) { return atomic_load(&peak_bytes); }
+void uvgo_test_reset_peak_bytes(void) {
+  atomic_store(&peak_bytes, atomic_load(&live_bytes));
+}
+
+static void bytes_add(long delta) {
+  long now = atomic_fetch_add(&live_bytes, delta) + delta;
+  long peak = atomic_load(&peak_bytes);
+  while (now > peak && !atomic_compare_exchange_weak(&peak_bytes, &peak, now))
+    ;
+}
 
 static bool should_fail_now(void) {
   long left = atomic_load(&fail_countdown);
@@ -119,6 +133,7 @@ static void *counting_malloc(size_t size) {
   h->h.size = size;
   atomic_fetch_add(&live_allocations, 1);
   atomic_fetch_add(&total_allocations, 1);
+  bytes_add((long)size);
   return h + 1;
 }
 
@@ -137,6 +152,7 @@ static void counting_free(void *p) {
   alloc_header *h = header_of(p);
   h->h.magic = 0;
   atomic_fetch_sub(&live_allocations, 1);
+  bytes_add(-(long)h->h.size);
   free(h);
 }
 
@@ -148,10 +164,12 @@ static void *counting_realloc(void *p, size_t size) {
   if (size > SIZE_MAX - sizeof(alloc_header))
     return NULL;
   alloc_header *h = header_of(p);
+  size_t old = h->h.size;
   alloc_header *n = realloc(h, sizeof *n + size);
   if (n == NULL)
     return NULL;
   n->h.size = size;
+  bytes_add((long)size - (long)old);
   atomic_fetch_add(&total_allocations, 1);
   return n + 1;
 }

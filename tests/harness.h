@@ -138,6 +138,11 @@ long uvgo_test_live_allocations(void);
 void uvgo_test_fail_allocation(long nth);
 /* Allocations made since the case started (to size fault-injection loops). */
 long uvgo_test_allocation_count(void);
+/* Bytes uvgo holds through the counting allocator now, and the most it
+ * held since the case started or the last reset (memory-bound checks). */
+long uvgo_test_live_bytes(void);
+long uvgo_test_peak_bytes(void);
+void uvgo_test_reset_peak_bytes(void);
 /* Skip the end-of-case leak check (a case that deliberately leaks). */
 void uvgo_test_expect_leaks(void);
 
