@@ -16,6 +16,8 @@ typedef struct uvgo_rt uvgo_rt;
 typedef void (*uvgo_fn)(void *arg);
 
 #define UVGO_MAX_WORKERS 256
+/* uvgo_config.spin_ns: never spin before sleeping. */
+#define UVGO_SPIN_NEVER (~0u)
 
 typedef struct uvgo_config {
   /* Worker threads. uvgo_run: 0 = available parallelism; attach: 0 = 1 (the
@@ -32,8 +34,11 @@ typedef struct uvgo_config {
   int cancel_on_signal;
   /* Print a task dump on SIGQUIT, from a dedicated thread. */
   int dump_on_sigquit;
-  /* Nanoseconds a worker spins on its inbox before sleeping in the kernel
-   * (trades CPU for cross-worker wake latency); 0 = never spin. */
+  /* Nanoseconds a worker with nothing to run spins on its inbox before
+   * sleeping in the kernel, and only while another worker is running
+   * tasks (never while the whole runtime is idle): a wake-up from another
+   * worker then costs a cache-line transfer, not a kernel wake-up. 0 = the
+   * default (50 us); UVGO_SPIN_NEVER = never spin. */
   unsigned spin_ns;
   /* Attach mode: install the stack-overflow reporter (a SIGSEGV handler
    * that chains to the host's). uvgo_run always installs it. */

@@ -223,6 +223,9 @@ static int rt_new(const uvgo_config *cfg, uv_loop_t *host_loop, uvgo_rt **out) {
     return UV_ENOMEM;
   }
   rt->magic = UVGO__RT_MAGIC;
+  rt->spin_budget_ns = rt->cfg.spin_ns == 0 ? UVGO__SPIN_DEFAULT_NS
+                       : rt->cfg.spin_ns == UVGO_SPIN_NEVER ? 0
+                                                            : rt->cfg.spin_ns;
   if (rt->cfg.cancel_on_signal) {
     err = uvgo_ctx_with_cancel(uvgo_ctx_background(), &rt->root);
     if (err != 0) {
@@ -315,8 +318,24 @@ static void stop_signals(uvgo_rt *rt) {
   uv_close((uv_handle_t *)&rt->signals[1], NULL);
 }
 
+_Atomic(uvgo__rt_fini_fn) uvgo__rt_fini_hook;
+
+/* The upper layers' end-of-runtime hook (core/internal.h), for worker w
+ * (made current for the call) or -1 (every worker done). */
+static void run_fini_hook(uvgo_rt *rt, uvgo__worker *w) {
+  uvgo__rt_fini_fn hook = atomic_load(&uvgo__rt_fini_hook);
+  if (hook == NULL)
+    return;
+  uvgo__worker *saved = uvgo__tls_worker;
+  if (w != NULL)
+    uvgo__tls_worker = w;
+  hook(rt, w != NULL ? (int)w->id : -1);
+  uvgo__tls_worker = saved;
+}
+
 /* Run a worker's loop until its handles have closed (after a stop). */
 static void finish_loop(uvgo__worker *w) {
+  run_fini_hook(w->rt, w);
   if (w->id == 0)
     stop_signals(w->rt);
   uvgo__worker_close_handles(w);
@@ -433,6 +452,7 @@ int uvgo_run(const uvgo_config *cfg, uvgo_fn main_fn, void *arg) {
   join_threads(rt);
   for (unsigned i = 0; i < rt->nworkers; i++)
     finish_loop(rt->workers[i]);
+  run_fini_hook(rt, NULL);
   reap_leftovers(rt);
 
   uvgo__altstack_thread_fini();
@@ -609,6 +629,8 @@ int uvgo_rt_close(uvgo_rt *rt) {
   for (unsigned i = 1; i < rt->nworkers; i++)
     finish_loop(rt->workers[i]);
   uvgo__worker *w0 = rt->workers[0];
+  run_fini_hook(rt, w0); /* its loop is the host's: closes run there */
+  run_fini_hook(rt, NULL);
   if (uvgo__tls_worker == w0)
     uvgo__tls_worker = NULL;
   if (rt->cfg.dump_on_sigquit)

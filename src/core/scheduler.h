@@ -17,6 +17,7 @@
 #define UVGO__INLINE_COPY 48 /* uvgo_go_copy payloads up to this are inline */
 #define UVGO__NAME_MAX 32
 #define UVGO__FREE_TASKS_MAX 1024 /* task records kept per worker */
+#define UVGO__SPIN_DEFAULT_NS 50000u /* cfg.spin_ns = 0: idle spin budget */
 
 typedef enum {
   UVGO__TASK_NEW = 0,  /* spawned, not started: may be stolen */
@@ -141,6 +142,9 @@ struct uvgo__worker {
   _Atomic int stop;         /* the runtime is ending */
   _Atomic int stuck;        /* idle with nothing of its own that can wake
                                it: no timer, no libuv handle or request */
+  _Atomic int spinning;     /* spinning on its inbox: wakers skip the
+                               async send (worker.c, spin_for_inbox) */
+  unsigned spin_ns;         /* its next spin's length (adaptive) */
 
   /* counters (owner writes, any thread reads) */
   _Atomic uint64_t n_switches, n_spawns, n_steals, n_remote_wakes,
@@ -157,6 +161,8 @@ struct uvgo_rt {
    * count has reached zero in uvgo_run mode (no spawn can revive it). */
   _Atomic uint64_t live;
   _Atomic int idle_workers;
+  _Atomic int spinners;     /* workers spinning on their inbox */
+  unsigned spin_budget_ns;  /* from cfg.spin_ns; 0 = never spin */
   uv_mutex_t global_lock;   /* guards global_q and spare_tasks */
   uvgo_task *spare_tasks;   /* task records passed between workers */
   _Atomic size_t spare_count;

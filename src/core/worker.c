@@ -150,10 +150,15 @@ static void signal_inbox(uvgo__worker *w) {
   /* libuv 1.44's uv_async_send checks its pending flag before any barrier;
    * without this fence the push above may not be visible to the wakee. */
   atomic_thread_fence(memory_order_seq_cst);
-  if (atomic_exchange(&w->inbox_signalled, 1) == 0) {
+  if (atomic_exchange(&w->inbox_signalled, 1) == 0 &&
+      !atomic_load(&w->spinning)) {
+    /* A spinning worker sees the flag by itself (spin_for_inbox). One
+     * woken from its poll counts as busy from now on, so the waker, about
+     * to go idle itself, spins for the reply instead of sleeping. */
     uvgo__worker *self = uvgo__tls_worker;
     if (self != NULL)
       UVGO__COUNT(self->n_remote_wakes, 1);
+    mark_busy(w);
     uv_async_send(&w->async);
   }
 }
@@ -216,28 +221,95 @@ static uvgo_task *next_task(uvgo__worker *w) {
   return t;
 }
 
-/* Before sleeping in the kernel, optionally spin on the inbox for
- * cfg.spin_ns: a wake from another worker then costs a cache-line
- * transfer instead of an epoll wake-up. */
+/* Workers running tasks now: neither idle nor spinning. A snapshot of
+ * two counters, good enough for a heuristic. */
+static int busy_workers(uvgo_rt *rt) {
+  return (int)rt->nworkers -
+         atomic_load_explicit(&rt->idle_workers, memory_order_relaxed) -
+         atomic_load_explicit(&rt->spinners, memory_order_relaxed);
+}
+
+/* Some work another worker queued that this one may take (the global
+ * queue, or more than one new task in a ring). */
+static bool stealable_work(uvgo__worker *w) {
+  uvgo_rt *rt = w->rt;
+  if (atomic_load_explicit(&rt->global_len, memory_order_relaxed) > 0)
+    return true;
+  for (unsigned i = 0; i < rt->nworkers; i++) {
+    uvgo__worker *v = rt->workers[i];
+    if (v != w && uvgo__runq_len(v) > 1)
+      return true;
+  }
+  return false;
+}
+
+/* Before sleeping in the kernel, a worker with nothing to run spins on its
+ * inbox for up to the spin budget (cfg.spin_ns, default
+ * UVGO__SPIN_DEFAULT_NS), as Go's idle Ps do: a wake from another worker
+ * then costs a cache-line transfer instead of an eventfd write and an
+ * epoll wake-up. It spins only while some other worker is running tasks
+ * (a wake can only come from a running worker, a timer or a plain thread)
+ * and while spinners are fewer than busy workers; it stops as soon as no
+ * worker is busy, so an idle runtime never spins. While `spinning` is set
+ * a waker skips uv_async_send: the spinner clears `spinning` and then
+ * looks at inbox_signalled once more (both seq_cst, against the waker's
+ * exchange then load), so a wake is seen by one side or both.
+ * @return true if it found work (its inbox taken, or work to steal). */
 static bool spin_for_inbox(uvgo__worker *w) {
-  unsigned spin_ns = w->rt->cfg.spin_ns;
-  if (spin_ns == 0 || w->rt->nworkers < 2)
+  uvgo_rt *rt = w->rt;
+  unsigned budget = rt->spin_budget_ns;
+  if (budget == 0 || (rt->attached && w->id == 0))
+    return false; /* never on the host's loop: it has its own I/O */
+  int busy = busy_workers(rt) - 1; /* not counting this one */
+  if (busy <= 0 ||
+      atomic_load_explicit(&rt->spinners, memory_order_relaxed) >= busy)
     return false;
-  uint64_t until = uv_hrtime() + spin_ns;
-  do {
-    for (int i = 0; i < 64; i++) {
+  /* Adaptive: a spin that ends empty-handed halves the next one (down to
+   * 1/64 of the budget), one that finds work restores it. On a machine
+   * with no core to spare (the waker is not getting a CPU while we spin)
+   * spinning only delays the sleep. */
+  if (w->spin_ns == 0 || w->spin_ns > budget)
+    w->spin_ns = budget;
+  atomic_fetch_add(&rt->spinners, 1);
+  atomic_store(&w->spinning, 1);
+  bool work = false;
+  uint64_t until = uv_hrtime() + w->spin_ns;
+  for (;;) {
+    bool signalled = false;
+    for (int i = 0; i < 32; i++) {
       if (atomic_load_explicit(&w->inbox_signalled, memory_order_acquire)) {
-        clear_stuck(w);
-        atomic_store(&w->inbox_signalled, 0);
-        drain_inbox(w);
-        return true;
+        signalled = true;
+        break;
       }
 #if defined(__x86_64__) || defined(__i386__)
       __builtin_ia32_pause();
+#elif defined(__aarch64__)
+      __asm__ volatile("yield");
 #endif
     }
-  } while (uv_hrtime() < until && !atomic_load(&w->stop));
-  return false;
+    if (signalled)
+      break;
+    if (stealable_work(w)) {
+      work = true;
+      break;
+    }
+    if (busy_workers(rt) <= 0 || uv_hrtime() >= until ||
+        atomic_load_explicit(&w->stop, memory_order_relaxed))
+      break;
+  }
+  atomic_store(&w->spinning, 0);
+  atomic_fetch_sub(&rt->spinners, 1);
+  if (atomic_load(&w->inbox_signalled)) {
+    clear_stuck(w);
+    atomic_store(&w->inbox_signalled, 0);
+    drain_inbox(w);
+    work = true;
+  }
+  if (work)
+    w->spin_ns = budget;
+  else if (w->spin_ns > budget / 64)
+    w->spin_ns /= 2;
+  return work;
 }
 
 static void run_budget(uvgo__worker *w) {
