@@ -44,4 +44,16 @@ int uvgo__misuse(int err, const char *call, const char *what,
   uvgo__misuse((err), __func__, (what), __builtin_return_address(0))
 bool uvgo__strict(void);
 
+/* The one place where a layer above core hears that a runtime ends: the
+ * HTTP client's default client (one per runtime, made at first use) keeps
+ * idle connections on the workers' loops and must close them before the
+ * loops close. A layer stores its function here (once; any thread). The
+ * runtime calls it for each worker after the worker stopped and before
+ * its handles close, on the thread finishing that loop with the worker
+ * current (uvgo__tls_worker), so the hook may close that worker's
+ * connections as from a libuv callback (their frees complete in the loop
+ * run that follows); then once with worker -1 when every worker is done. */
+typedef void (*uvgo__rt_fini_fn)(uvgo_rt *rt, int worker);
+extern _Atomic(uvgo__rt_fini_fn) uvgo__rt_fini_hook;
+
 #endif
