@@ -23,7 +23,7 @@ typedef struct hs_fixture {
   int workers_shared; /* serve on every worker */
 } hs_fixture;
 
-static void hs_serve_task(void *arg) {
+__attribute__((unused)) static void hs_serve_task(void *arg) {
   hs_fixture *f = arg;
   if (f->workers_shared)
     f->serve_err = uvgo_http_serve_shared(f->ctx, f->ln, &f->cfg, f->handler,
@@ -88,7 +88,7 @@ static void hs_cmd_fn(void *arg) {
 
 /* Run the printf-formatted command (stderr joined to stdout); the caller
  * frees ->out with free(). */
-__attribute__((format(printf, 2, 3))) static void hs_run(hs_cmd *c,
+__attribute__((format(printf, 2, 3), unused)) static void hs_run(hs_cmd *c,
                                                          const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
@@ -100,7 +100,7 @@ __attribute__((format(printf, 2, 3))) static void hs_run(hs_cmd *c,
   ASSERT_NOT_NULL(c->out);
 }
 
-static bool hs_have(const char *prog) {
+__attribute__((unused)) static bool hs_have(const char *prog) {
   char cmd[256];
   snprintf(cmd, sizeof cmd, "command -v %s >/dev/null 2>&1", prog);
   return system(cmd) == 0;

@@ -19,7 +19,8 @@
  * connection closes.
  *
  * Responses: headers set with uvgo_http_set_header before the first write
- * (or uvgo_http_write_header); the status defaults to 200. Body bytes are
+ * or uvgo_http_write_header, which fix them (as in Go); the status
+ * defaults to 200. Body bytes are
  * buffered: a handler that writes up to 16 KiB and returns gets one write
  * with Content-Length; more than that (or uvgo_http_flush) sends the
  * headers and goes on with chunked encoding (close-delimited for an

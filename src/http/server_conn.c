@@ -454,6 +454,10 @@ void uvgo__hconn_serve(uvgo__hconn *c) {
     c->requests++;
     if (r != KEEP || c->srv->shutting_down)
       break;
+    /* Pipelined answers wait in the queue for one write, up to a bound. */
+    if (c->out_len >= 2 * UVGO__HSRV_BUFFERED_BODY &&
+        uvgo__hconn_flush_out(c) != 0)
+      break;
     uvgo__headers_reset(&c->req.headers);
     uvgo__http_parser_next_message(&c->parser, &c->req.headers);
     c->close_after = false;

@@ -298,8 +298,8 @@ int uvgo_http_set_header(uvgo_http_rw *w, const char *name,
     return UVGO_EHTTPBADHEADER;
   if (value != NULL && !uvgo__http_is_field_value(value, strlen(value)))
     return UVGO_EHTTPBADHEADER;
-  if (w->header_sent)
-    return UVGO_EHTTPHEADERSENT;
+  if (w->status != 0)
+    return UVGO_EHTTPHEADERSENT; /* fixed by write_header or a write */
   if (uvgo__http_ieq("transfer-encoding", name, nl))
     return UVGO_EHTTPBADHEADER; /* framing is the server's */
   if (uvgo__http_ieq("connection", name, nl)) {
@@ -343,8 +343,8 @@ int uvgo_http_add_header(uvgo_http_rw *w, const char *name,
       !uvgo__http_is_field_value(value, strlen(value)) ||
       uvgo__http_ieq("transfer-encoding", name, nl))
     return UVGO_EHTTPBADHEADER;
-  if (w->header_sent)
-    return UVGO_EHTTPHEADERSENT;
+  if (w->status != 0)
+    return UVGO_EHTTPHEADERSENT; /* fixed by write_header or a write */
   return uvgo__headers_add(&w->headers, name, nl, value, strlen(value));
 }
 
