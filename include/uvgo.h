@@ -17,6 +17,7 @@
 #include "uvgo/group.h"
 #include "uvgo/net.h"
 #include "uvgo/http.h"
+#include "uvgo/http_server.h"
 #include "uvgo/tls.h"
 #include "uvgo/diag.h"
 #include "uvgo/embed.h"

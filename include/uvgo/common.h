@@ -73,7 +73,9 @@ UVGO_EXTERN const char *uvgo_version_string(void);
   XX(EHTTPUNEXPECTEDEOF, -30053, "connection closed mid HTTP message")        \
   XX(EHTTPBODYCLOSED, -30054, "read on a closed HTTP response body")          \
   XX(EHTTPPROXY, -30055, "HTTP proxy refused the request")                    \
-  XX(EHTTPBADMETHOD, -30056, "invalid HTTP method")
+  XX(EHTTPBADMETHOD, -30056, "invalid HTTP method")                           \
+  XX(EHTTPHEADERSENT, -30060, "HTTP response headers already sent")         \
+  XX(EHTTPBODYLEN, -30061, "HTTP body longer than its Content-Length")
 
 #define UVGO_ERR_MIN (-30099)
 #define UVGO_ERR_MAX (-30000)
