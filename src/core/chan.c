@@ -140,7 +140,7 @@ int uvgo__chan_send_locked(uvgo_chan *c, const void *elem,
       tail -= c->cap;
     if (c->elem_size != 0)
       uvgo__elem_copy(slot(c, tail), elem, c->elem_size);
-    c->len++;
+    __atomic_store_n(&c->len, c->len + 1, __ATOMIC_RELAXED);
     return 0;
   }
   return UV_EAGAIN;
@@ -172,7 +172,7 @@ int uvgo__chan_recv_locked(uvgo_chan *c, void *elem, uvgo__parker **wake) {
       uvgo__elem_copy(elem, slot(c, c->head), c->elem_size);
     if (++c->head == c->cap)
       c->head = 0;
-    c->len--;
+    __atomic_store_n(&c->len, c->len - 1, __ATOMIC_RELAXED);
     return 0;
   }
   if (c->closed)
@@ -250,6 +250,11 @@ static int chan_recv(uvgo_chan *c, void *elem, bool block, const char *call) {
   int err = uvgo__chan_check(c, call);
   if (err != 0)
     return err;
+  if (uvgo__chan_closed_drained(c)) {
+    if (elem != NULL)
+      memset(elem, 0, c->elem_size);
+    return UVGO_ECLOSED;
+  }
   uvgo__parker *wake = NULL;
   uvgo__chan_lock(c);
   err = uvgo__chan_recv_locked(c, elem, &wake);
@@ -306,7 +311,7 @@ int uvgo_chan_close(uvgo_chan *ch) {
     uvgo__chan_unlock(ch);
     return UVGO__MISUSE(UVGO_ECLOSED, "close of a closed channel");
   }
-  ch->closed = true;
+  __atomic_store_n(&ch->closed, true, __ATOMIC_RELEASE);
   uvgo__waiter *list = claim_all(&ch->recvq, NULL);
   list = claim_all(&ch->sendq, list);
   uvgo__chan_unlock(ch);

@@ -46,9 +46,9 @@ struct uvgo_chan {
   size_t elem_size;
   size_t cap;
   /* under lock */
-  size_t len;       /* values buffered */
+  size_t len;       /* values buffered (atomic stores: see below) */
   size_t head;      /* ring index of the oldest value */
-  bool closed;
+  bool closed;      /* set once, with an atomic release store */
   uvgo__waitq recvq;
   uvgo__waitq sendq;
   unsigned char *buf; /* cap * elem_size bytes, right after the struct */
@@ -63,6 +63,17 @@ static inline void uvgo__chan_lock(uvgo_chan *c) {
 }
 static inline void uvgo__chan_unlock(uvgo_chan *c) {
   atomic_store_explicit(&c->lock, 0, memory_order_release);
+}
+
+/* Closed and drained: a state that never changes again (no send succeeds
+ * after close, and only receives change len then), so a receive may see
+ * it without the lock (Go's chanrecv fast path). `closed` and `len` are
+ * written under the lock with atomic stores for this reader; the acquire
+ * on `closed` makes every len written before the close visible, so a 0
+ * read after it is the drained state, not a stale value. */
+static inline bool uvgo__chan_closed_drained(const uvgo_chan *c) {
+  return __atomic_load_n(&c->closed, __ATOMIC_ACQUIRE) &&
+         __atomic_load_n(&c->len, __ATOMIC_RELAXED) == 0;
 }
 
 static inline void uvgo__waitq_push(uvgo__waitq *q, uvgo__waiter *w) {

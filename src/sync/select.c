@@ -111,6 +111,8 @@ static int poll_each(uvgo_select_case *cases, const uint16_t *order,
       deferred = true;
       continue;
     }
+    if (sc->op == UVGO_SELECT_RECV && uvgo__chan_closed_drained(c))
+      return finish(sc, i, UVGO_ECLOSED); /* no lock: see chan.h */
     uvgo__parker *wake = NULL;
     uvgo__chan_lock(c);
     int err = poll_locked(sc, &wake);
