@@ -12,6 +12,7 @@
 extern "C" {
 #endif
 
+/* The allocator's four functions, with the C library's contracts. */
 typedef void *(*uvgo_malloc_func)(size_t size);
 typedef void *(*uvgo_realloc_func)(void *ptr, size_t size);
 typedef void *(*uvgo_calloc_func)(size_t count, size_t size);

@@ -22,6 +22,7 @@
 extern "C" {
 #endif
 
+/* A channel (opaque): made by uvgo_chan_new, shared by reference. */
 typedef struct uvgo_chan uvgo_chan;
 
 /* Largest element and capacity accepted (absurd sizes are refused rather

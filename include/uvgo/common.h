@@ -12,6 +12,7 @@
 extern "C" {
 #endif
 
+/* Marks the public functions (exported from the shared library). */
 #if defined(UVGO_BUILDING) && defined(__GNUC__)
 #define UVGO_EXTERN __attribute__((visibility("default")))
 #else
@@ -21,6 +22,8 @@ extern "C" {
 /* Declared here because several modules take one (defined in ctx.h). */
 typedef struct uvgo_ctx uvgo_ctx;
 
+/* The version of these headers: major, minor, patch, and the three packed
+ * as 0xMMmmpp (compare with uvgo_version() for the library's). */
 #define UVGO_VERSION_MAJOR 0
 #define UVGO_VERSION_MINOR 1
 #define UVGO_VERSION_PATCH 0
@@ -77,9 +80,12 @@ UVGO_EXTERN const char *uvgo_version_string(void);
   XX(EHTTPHEADERSENT, -30060, "HTTP response headers already sent")         \
   XX(EHTTPBODYLEN, -30061, "HTTP body longer than its Content-Length")
 
+/* The range of uvgo's own codes: UVGO_ERR_MIN <= code <= UVGO_ERR_MAX. */
 #define UVGO_ERR_MIN (-30099)
 #define UVGO_ERR_MAX (-30000)
 
+/* uvgo's own error codes, UVGO_<name> = value, one per UVGO_ERRNO_MAP line
+ * (the list above gives each one's message, as uvgo_strerror returns it). */
 typedef enum {
 #define UVGO__ERR_ENUM(name, value, text) UVGO_##name = (value),
   UVGO_ERRNO_MAP(UVGO__ERR_ENUM)

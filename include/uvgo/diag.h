@@ -36,11 +36,13 @@ UVGO_EXTERN size_t uvgo_live_tasks_total(void);
 
 /* --- call-site capture (used by the macros below) --- */
 typedef struct uvgo_call_site {
-  const char *file;
-  int line;
-  const void *object;
+  const char *file;   /* __FILE__ of the blocking call */
+  int line;           /* __LINE__ of the blocking call */
+  const void *object; /* what it blocks on (channel, mutex, ...) */
 } uvgo_call_site;
 
+/* The calling thread's site of the blocking call being made, written by
+ * the macros below just before the call (read by the call itself). */
 #ifdef __cplusplus
 extern UVGO_EXTERN thread_local uvgo_call_site uvgo_call_site_tls;
 #else

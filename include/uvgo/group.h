@@ -16,6 +16,7 @@ extern "C" {
 #endif
 
 
+/* An errgroup (opaque): a context, a WaitGroup and a limit. */
 typedef struct uvgo_group uvgo_group;
 
 /* A task body that can fail: 0 or a negative error code. */
@@ -69,14 +70,15 @@ UVGO_EXTERN int uvgo_pool_run(uvgo_ctx *ctx, size_t concurrency,
 
 /* --- the streaming pool: unbounded input with back-pressure --- */
 
+/* A streaming pool (opaque): workers reading a bounded input queue. */
 typedef struct uvgo_stream_pool uvgo_stream_pool;
 
 /* What the results channel carries: the input's sequence number (0, 1, …
  * in submission order), its error, then output_size bytes of output. */
 typedef struct uvgo_pool_result {
-  uint64_t index;
-  int err;
-  _Alignas(16) unsigned char output[];
+  uint64_t index;                      /* sequence number of the input */
+  int err;                             /* 0, or the input's error */
+  _Alignas(16) unsigned char output[]; /* output_size bytes of output */
 } uvgo_pool_result;
 
 /* Start concurrency workers reading a queue of queue_cap inputs.

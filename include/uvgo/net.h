@@ -47,14 +47,19 @@
 extern "C" {
 #endif
 
+/* Guards the uvgo_ctx typedef, which several headers repeat. */
 #ifndef UVGO_CTX_TYPEDEF
 #define UVGO_CTX_TYPEDEF
+/* A context (opaque; see ctx.h). */
 typedef struct uvgo_ctx uvgo_ctx;
 #endif
 
 struct sockaddr_storage;
 
+/* A connection (opaque): TCP, Unix or TLS, owned by the worker that made
+ * it. */
 typedef struct uvgo_conn uvgo_conn;
+/* A listener (opaque), owned by the worker that made it. */
 typedef struct uvgo_listener uvgo_listener;
 
 /* Bytes a connection buffers from the peer while no task is reading: the

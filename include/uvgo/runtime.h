@@ -12,13 +12,18 @@
 extern "C" {
 #endif
 
+/* A runtime (opaque): its workers, their loops and tasks. */
 typedef struct uvgo_rt uvgo_rt;
+/* A task's function: runs as the task, with the spawn's argument. */
 typedef void (*uvgo_fn)(void *arg);
 
+/* Most workers a runtime can have. */
 #define UVGO_MAX_WORKERS 256
 /* uvgo_config.spin_ns: never spin before sleeping. */
 #define UVGO_SPIN_NEVER (~0u)
 
+/* Runtime configuration for uvgo_run and uvgo_rt_attach. Zero-initialise
+ * and set what you need: every zero field means its default. */
 typedef struct uvgo_config {
   /* Worker threads. uvgo_run: 0 = available parallelism; attach: 0 = 1 (the
    * host's loop only). At most UVGO_MAX_WORKERS. */

@@ -19,11 +19,14 @@
 extern "C" {
 #endif
 
+/* What a select case does with its channel. */
 typedef enum uvgo_select_op {
   UVGO_SELECT_RECV = 1, /* receive into elem (NULL discards) */
   UVGO_SELECT_SEND = 2  /* send the value at elem */
 } uvgo_select_op;
 
+/* One case of uvgo_select / uvgo_select_try (build it with
+ * UVGO_RECV_CASE / UVGO_SEND_CASE). */
 typedef struct uvgo_select_case {
   uvgo_chan *chan; /* NULL: the case never fires */
   int op;          /* uvgo_select_op */
@@ -33,6 +36,8 @@ typedef struct uvgo_select_case {
                       channel, which is misuse as Go panics) */
 } uvgo_select_case;
 
+/* A receive case (into ptr, NULL discards) and a send case (of the value
+ * at ptr), as compound literals for an array of cases. */
 #define UVGO_RECV_CASE(ch, ptr) \
   ((uvgo_select_case){(ch), UVGO_SELECT_RECV, (ptr), 0})
 #define UVGO_SEND_CASE(ch, ptr) \

@@ -35,6 +35,8 @@ typedef struct uvgo_waitq_ {
 
 /* --- WaitGroup (Go's sync.WaitGroup) --- */
 
+/* Go's sync.WaitGroup. An all-zero value (or UVGO_WG_INIT) is ready to
+ * use; fields are private. */
 typedef struct uvgo_wg {
   uint64_t state_; /* counter (low 32 bits) | zero-transition epoch (high) */
   uvgo_waitq_ q_;
@@ -100,6 +102,8 @@ UVGO_EXTERN int uvgo_mutex_unlock(uvgo_mutex *m);
 
 /* --- Once (Go's sync.Once) --- */
 
+/* Go's sync.Once. An all-zero value (or UVGO_ONCE_INIT) is ready to use;
+ * fields are private. */
 typedef struct uvgo_once {
   int state_;        /* 0 not run, 1 running, 2 done */
   uintptr_t runner_; /* identity of the caller running fn */

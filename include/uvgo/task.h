@@ -12,6 +12,7 @@
 extern "C" {
 #endif
 
+/* A task (opaque): a stackful coroutine living on one worker. */
 typedef struct uvgo_task uvgo_task;
 
 /* Go's `go fn(arg)`: spawn a task on the calling worker (an idle worker may
