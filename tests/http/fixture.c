@@ -256,7 +256,7 @@ static void *peer_main(void *arg) {
       close(fd);
       break;
     }
-    p->script(fd, p->accepted++, p->arg);
+    p->script(fd, atomic_fetch_add(&p->accepted, 1), p->arg);
     close(fd);
   }
   return NULL;

@@ -12,6 +12,7 @@
 #define UVGO_TEST_HTTP_FIXTURE_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
@@ -62,8 +63,8 @@ typedef struct http_peer {
   http_peer_script script;
   void *arg;
   pthread_t thread;
-  int accepted;
-  volatile int stop;
+  _Atomic int accepted; /* connections accepted so far */
+  _Atomic int stop;
 } http_peer;
 
 void http_peer_start(http_peer *p, http_peer_script script, void *arg);
