@@ -262,6 +262,10 @@ UVGO_TEST(http_parser_hostile_responses, http, 10) {
       {"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
        "ffffffffffffffffff\r\n", UVGO_EHTTPBADRESPONSE},
       {"HTTP/1.1 200 OK\r\nBad Name: x\r\n\r\n", UVGO_EHTTPBADRESPONSE},
+      /* An empty name (llhttp 8.1 lets ":value" through; found by the
+       * fuzzer). */
+      {"HTTP/1.1 200 OK\r\n:A 1\r\n\r\n", UVGO_EHTTPBADRESPONSE},
+      {"HTTP/1.1 200 OK\r\n:\r\n\r\n", UVGO_EHTTPBADRESPONSE},
       {"HTTP/1.1 200 OK\r\nX: a\x01z\r\n\r\n", UVGO_EHTTPBADRESPONSE},
       {"HTTP/1.1 2000 OK\r\n\r\n", UVGO_EHTTPBADRESPONSE},
       {"SMTP ready\r\n", UVGO_EHTTPBADRESPONSE},

@@ -84,14 +84,20 @@ static int on_header_value(llhttp_t *ll, const char *at, size_t n) {
     return trailer_bytes(p, n);
   if (!uvgo__http_is_field_value(at, n))
     return fail(p, bad_message(p));
+  /* llhttp 8.1 takes ":value" as a field with an empty name: a value
+   * with no name before it is malformed. */
+  if (!p->headers->building || p->headers->cur.name_len == 0)
+    return fail(p, bad_message(p));
   int err = uvgo__headers_value_append(p->headers, at, n);
   return err == 0 ? 0 : fail(p, err);
 }
 
 static int on_header_value_complete(llhttp_t *ll) {
   uvgo__http_parser *p = of(ll);
-  if (p->head_done || !p->headers->building)
+  if (p->head_done)
     return 0;
+  if (!p->headers->building || p->headers->cur.name_len == 0)
+    return fail(p, bad_message(p)); /* an empty name (see above) */
   int err = uvgo__headers_end(p->headers);
   return err == 0 ? 0 : fail(p, err);
 }
@@ -99,6 +105,8 @@ static int on_header_value_complete(llhttp_t *ll) {
 static int on_headers_complete(llhttp_t *ll) {
   uvgo__http_parser *p = of(ll);
   if (p->headers->building) {
+    if (p->headers->cur.name_len == 0)
+      return fail(p, bad_message(p));
     /* A field whose value callback never came (an empty value). */
     int err = uvgo__headers_end(p->headers);
     if (err != 0)
