@@ -95,16 +95,16 @@ typedef void (*uvgo_embed_recv_cb)(uvgo_embed_recv *recv, int status,
 /* Receive one value from ch by callback: cb is called exactly once, with
  * status 0 and the value, or with an error (then value is NULL). A task of
  * this layer receives the value and hands it to cb; once taken it is always
- * delivered (a stop or cancel coming later does not lose it). *out (may be NULL) gets the handle for
- * uvgo_embed_recv_stop.
+ * delivered (a stop or cancel coming later does not lose it). *out (may
+ * be NULL) gets the handle for uvgo_embed_recv_stop.
  * @return 0; UV_EINVAL (NULL rt/ch/cb, a uvgo_after channel, not attached,
  * wrong thread, inside a task); UVGO_ERELEASED (ch already released, caught
  * under UVGO_STRICT=1); UVGO_ENORUNTIME; UVGO_ELIMIT; UV_ENOMEM; ctx's
  * error when it has already ended.
  * Thread contract: the host loop's thread, outside a task. */
-UVGO_EXTERN int uvgo_embed_recv_one(uvgo_rt *rt, uvgo_ctx *ctx, uvgo_chan *ch,
-                                uvgo_embed_recv_cb cb, void *arg,
-                                uvgo_embed_recv **out);
+UVGO_EXTERN int uvgo_embed_recv_one(uvgo_rt *rt, uvgo_ctx *ctx,
+                                    uvgo_chan *ch, uvgo_embed_recv_cb cb,
+                                    void *arg, uvgo_embed_recv **out);
 
 /* Receive every value of ch by callback, in channel order, until it is
  * closed and drained (final status UVGO_ECLOSED), ctx ends, or
