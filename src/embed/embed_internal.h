@@ -26,6 +26,10 @@ typedef struct uvgo__embed_sendq uvgo__embed_sendq;
 /* One per attached runtime that used this layer: rt->embed. */
 typedef struct uvgo__embed_hub {
   uv_async_t async;           /* on the host loop; referenced iff pending */
+  uv_idle_t idle;             /* started while events pushed on the host
+                                 thread wait (no syscall, unlike async) */
+  bool idle_on;               /* host thread */
+  int handles_open;           /* close callbacks still to come */
   uvgo_rt *rt;                /* NULL once the runtime closed */
   uv_mutex_t lock;            /* guards head/tail (pushed from any thread) */
   uvgo__embed_event *head;    /* FIFO of events to deliver */

@@ -1,5 +1,10 @@
-/* The hub: one uv_async_t on the host loop per attached runtime, and a
- * locked FIFO of events that tasks push and the host thread delivers.
+/* The hub: a uv_async_t and a uv_idle_t on the host loop per attached
+ * runtime, and a locked FIFO of events that tasks push and the host thread
+ * delivers. A push from another worker's thread signals the async; a push
+ * on the host thread itself (a task of worker 0, or the host's own call)
+ * starts the idle handle instead, which costs no syscall: its callback
+ * runs at the start of the next loop iteration, whose poll then does not
+ * block. Both drain the same FIFO, so the order of events is kept.
  *
  * The async handle is referenced exactly while operations are pending, so
  * a pending operation keeps the host's uv_run going (as an active libuv
@@ -25,8 +30,7 @@ static void update_ref(uvgo__embed_hub *hub) {
 /* Deliver what is queued, in order. A callback may start new operations
  * (their events come on a later round) or close the runtime (only when
  * nothing else is pending, so nothing is left to deliver here). */
-static void on_async(uv_async_t *async) {
-  uvgo__embed_hub *hub = async->data;
+static void deliver_all(uvgo__embed_hub *hub) {
   uv_mutex_lock(&hub->lock);
   uvgo__embed_event *ev = hub->head;
   hub->head = hub->tail = NULL;
@@ -40,8 +44,20 @@ static void on_async(uv_async_t *async) {
   update_ref(hub);
 }
 
+static void on_async(uv_async_t *async) { deliver_all(async->data); }
+
+static void on_idle(uv_idle_t *idle) {
+  uvgo__embed_hub *hub = idle->data;
+  /* Stopped first: a callback below that pushes again restarts it. */
+  hub->idle_on = false;
+  uv_idle_stop(&hub->idle);
+  deliver_all(hub);
+}
+
 static void on_closed(uv_handle_t *handle) {
   uvgo__embed_hub *hub = handle->data;
+  if (--hub->handles_open > 0)
+    return;
   uv_mutex_destroy(&hub->lock);
   uvgo__free(hub);
 }
@@ -58,6 +74,7 @@ static int close_hook(uvgo_rt *rt, bool closing) {
   hub->rt = NULL;
   hub->closed = true;
   uv_close((uv_handle_t *)&hub->async, on_closed);
+  uv_close((uv_handle_t *)&hub->idle, on_closed);
   return 0;
 }
 
@@ -75,7 +92,9 @@ static int hub_new(uvgo_rt *rt, uvgo__embed_hub **out) {
     uvgo__free(hub);
     return err;
   }
-  hub->async.data = hub;
+  uv_idle_init(rt->workers[0]->loop, &hub->idle);
+  hub->async.data = hub->idle.data = hub;
+  hub->handles_open = 2;
   uv_unref((uv_handle_t *)&hub->async);
   hub->rt = rt;
   rt->embed = hub;
@@ -145,6 +164,13 @@ void uvgo__embed_push(uvgo__embed_hub *hub, uvgo__embed_event *ev) {
     hub->head = ev;
   hub->tail = ev;
   uv_mutex_unlock(&hub->lock);
+  if (hub->rt != NULL && uvgo__tls_worker == hub->rt->workers[0]) {
+    if (!hub->idle_on) {
+      hub->idle_on = true;
+      uv_idle_start(&hub->idle, on_idle);
+    }
+    return;
+  }
   /* libuv 1.44's uv_async_send reads its pending flag before any barrier
    * (see worker.c): fence so the push above is seen by the host. */
   atomic_thread_fence(memory_order_seq_cst);
