@@ -415,6 +415,12 @@ int uvgo_run(const uvgo_config *cfg, uvgo_fn main_fn, void *arg) {
   uvgo__fiber_init_thread(&w0->sched_fiber);
   if (rt->cfg.cancel_on_signal)
     err = start_signals(rt, w0->loop);
+  if (err == 0 && rt->cfg.cancel_on_signal) {
+    /* Tasks keep the loop alive, not the handlers: a run whose tasks have
+     * all ended returns without waiting for a signal. */
+    uv_unref((uv_handle_t *)&rt->signals[0]);
+    uv_unref((uv_handle_t *)&rt->signals[1]);
+  }
   if (err == 0)
     err = uvgo__spawn(rt, w0, true, main_fn, arg, NULL, "uvgo_run", 0);
   if (err == 0)
