@@ -402,7 +402,10 @@ static _Atomic int shared_ok;
 static void fetcher(void *arg) {
   for (int i = 0; i < 25; i++) {
     uvgo_http_response *r;
-    ASSERT_OK(uvgo_http_get(NULL, shared, url(i % 5 == 0 ? "/text.txt" : "/1k.bin"), &r));
+    char u[128]; /* url()'s buffers are not for concurrent tasks */
+    snprintf(u, sizeof u, "http://127.0.0.1:%u%s", ngx.port,
+             i % 5 == 0 ? "/text.txt" : "/1k.bin");
+    ASSERT_OK(uvgo_http_get(NULL, shared, u, &r));
     const char *b;
     size_t n;
     ASSERT_OK(uvgo_http_response_read_all(NULL, r, 1 << 20, &b, &n));
