@@ -642,6 +642,48 @@ UVGO_TEST(embed_idle_keeps_no_loop_alive, embed, 20) {
   ASSERT_EQ(j.done_calls, 1);
   ASSERT_EQ(uv_loop_alive(&host.loop), 0);
   ASSERT_EQ(uv_run(&host.loop, UV_RUN_DEFAULT), 0);
+  /* Closed (not yet freed by the loop): every call refuses. */
+  ASSERT_OK(uvgo_rt_close(host.rt));
+  ASSERT_ERR(uvgo_embed_spawn(host.rt, NULL, double_it, &j, job_done),
+             UVGO_ENORUNTIME);
+  int v = 1;
+  uvgo_chan *ch = uvgo_chan_new(sizeof(int), 1);
+  ASSERT_ERR(uvgo_embed_send(host.rt, NULL, ch, &v, NULL, NULL),
+             UVGO_ENORUNTIME);
+  ASSERT_ERR(uvgo_embed_recv_one(host.rt, NULL, ch, log_recv, NULL, NULL),
+             UVGO_ENORUNTIME);
+  ASSERT_OK(uvgo_chan_release(ch));
+  ASSERT_OK(uv_run(&host.loop, UV_RUN_DEFAULT));
+  ASSERT_OK(uv_loop_close(&host.loop));
+}
+
+/* Stopping a receive from a plain thread is refused like every other call
+ * off the host thread; the receive goes on until stopped on the host. */
+static int stop_result;
+static void stop_from_thread(void *arg) {
+  stop_result = uvgo_embed_recv_stop(arg);
+}
+
+UVGO_TEST(embed_recv_stop_from_wrong_thread_refused, embed, 20) {
+  host_start(1);
+  uvgo_chan *ch = uvgo_chan_new(sizeof(int), 1);
+  recv_log log;
+  memset(&log, 0, sizeof log);
+  ASSERT_OK(uvgo_embed_recv_each(host.rt, NULL, ch, log_recv, &log,
+                                 &log.handle));
+  uv_thread_t th;
+  stop_result = 1;
+  ASSERT_OK(uv_thread_create(&th, stop_from_thread, log.handle));
+  ASSERT_OK(uv_thread_join(&th));
+  ASSERT_EQ(stop_result, UV_EINVAL);
+  int v = 7;
+  ASSERT_OK(uvgo_chan_try_send(ch, &v));
+  uv_run(&host.loop, UV_RUN_NOWAIT); /* the value may be delivered */
+  ASSERT_EQ(log.finals, 0);
+  ASSERT_OK(uvgo_embed_recv_stop(log.handle));
+  ASSERT_OK(uv_run(&host.loop, UV_RUN_DEFAULT));
+  ASSERT_EQ(log.finals, 1);
+  ASSERT_EQ(log.final_status, UV_ECANCELED);
+  ASSERT_OK(uvgo_chan_release(ch));
   host_finish();
-  /* After close the runtime refuses (until the loop freed it). */
 }

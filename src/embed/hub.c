@@ -113,6 +113,10 @@ int uvgo__embed_enter(uvgo_rt *rt, const char *call, const void *caller,
   if (!rt->attached)
     return uvgo__misuse(UV_EINVAL, call,
                         "runtime not attached (uvgo_rt_attach)", caller);
+  /* Closing (uvgo_rt_close ran, the loop has not freed it yet): the host
+   * thread is no longer a worker, so say so before the thread checks. */
+  if (rt->closing)
+    return UVGO_ENORUNTIME;
   if (uvgo__tls_worker != rt->workers[0])
     return uvgo__misuse(UV_EINVAL, call,
                         "not on the host loop's thread of this runtime",
@@ -121,8 +125,6 @@ int uvgo__embed_enter(uvgo_rt *rt, const char *call, const void *caller,
     return uvgo__misuse(UV_EINVAL, call,
                         "called inside a task (use the blocking calls)",
                         caller);
-  if (rt->closing)
-    return UVGO_ENORUNTIME;
   if (rt->embed != NULL) {
     *out = rt->embed;
     return 0;
