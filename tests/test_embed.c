@@ -470,6 +470,19 @@ UVGO_TEST(embed_several_workers_callbacks_stay_on_host, embed, 30) {
     next[w]++;
   }
   ASSERT_OK(uvgo_chan_release(multi_ch));
+  /* Unpinned: any worker may take them; done still on the host. */
+  job jobs[32];
+  memset(jobs, 0, sizeof jobs);
+  for (int i = 0; i < 32; i++) {
+    jobs[i].in = i;
+    ASSERT_OK(uvgo_embed_spawn(host.rt, NULL, double_it, &jobs[i], job_done));
+  }
+  ASSERT_OK(uv_run(&host.loop, UV_RUN_DEFAULT));
+  for (int i = 0; i < 32; i++) {
+    ASSERT_EQ(jobs[i].done_calls, 1);
+    ASSERT_EQ(jobs[i].out, 2 * i);
+    ASSERT(jobs[i].ran_on >= 0 && jobs[i].ran_on < 3);
+  }
   uvgo_spawn_opts bad = {.worker = 3};
   job j = {0};
   ASSERT_ERR(uvgo_embed_spawn_opts(host.rt, &bad, double_it, &j, job_done),
@@ -685,5 +698,89 @@ UVGO_TEST(embed_recv_stop_from_wrong_thread_refused, embed, 20) {
   ASSERT_EQ(log.finals, 1);
   ASSERT_EQ(log.final_status, UV_ECANCELED);
   ASSERT_OK(uvgo_chan_release(ch));
+  host_finish();
+}
+
+/* Many operations at once across three workers: spawned tasks pinned to
+ * workers 1 and 2 send into channels that the host receives by callback and
+ * feeds back with uvgo_embed_send; every callback on the host thread, every
+ * value accounted for, and the loop closes cleanly. */
+typedef struct {
+  uvgo_chan *in;   /* host -> task */
+  uvgo_chan *out;  /* task -> host */
+  int rounds;
+} echo_pair;
+
+static int echo_task(void *arg) {
+  echo_pair *p = arg;
+  int v, sum = 0;
+  for (int i = 0; i < p->rounds; i++) {
+    if (uvgo_chan_recv(p->in, &v) != 0)
+      return -1;
+    sum += v;
+    ASSERT_OK(uvgo_chan_send(p->out, &v));
+  }
+  ASSERT_OK(uvgo_chan_close(p->out));
+  return sum;
+}
+
+static long stress_values, stress_done;
+static int stress_sent_ok;
+static void stress_sent(int status, void *arg) {
+  (void)arg;
+  on_host();
+  ASSERT_OK(status);
+  stress_sent_ok++;
+}
+static void stress_recv(uvgo_embed_recv *r, int status, const void *value,
+                        void *arg) {
+  (void)r;
+  on_host();
+  echo_pair *p = arg;
+  if (status == 0) {
+    stress_values++;
+    (void)value;
+    return;
+  }
+  ASSERT_EQ(status, UVGO_ECLOSED);
+  (void)p;
+}
+static void stress_task_done(int result, void *arg) {
+  on_host();
+  echo_pair *p = arg;
+  ASSERT_EQ(result, p->rounds * (p->rounds - 1) / 2);
+  stress_done++;
+}
+
+UVGO_TEST(embed_stress_three_workers, embed, 60) {
+  host_start(3);
+  enum { PAIRS = 8 };
+  int rounds = (int)uvgo_test_scaled(400, 20);
+  echo_pair pairs[PAIRS];
+  stress_values = stress_done = 0;
+  stress_sent_ok = 0;
+  for (int i = 0; i < PAIRS; i++) {
+    pairs[i].in = uvgo_chan_new(sizeof(int), (size_t)(i % 3));
+    pairs[i].out = uvgo_chan_new(sizeof(int), (size_t)(i % 2));
+    pairs[i].rounds = rounds;
+    uvgo_spawn_opts opts = {.worker = 1 + i % 2};
+    ASSERT_OK(uvgo_embed_spawn_opts(host.rt, &opts, echo_task, &pairs[i],
+                                    stress_task_done));
+    ASSERT_OK(uvgo_embed_recv_each(host.rt, NULL, pairs[i].out, stress_recv,
+                                   &pairs[i], NULL));
+    /* The queue bound is per channel: send in rounds of at most that. */
+    ASSERT(rounds <= UVGO_EMBED_SEND_QUEUE_MAX);
+    for (int v = 0; v < rounds; v++)
+      ASSERT_OK(uvgo_embed_send(host.rt, NULL, pairs[i].in, &v, stress_sent,
+                                NULL));
+  }
+  ASSERT_OK(uv_run(&host.loop, UV_RUN_DEFAULT));
+  ASSERT_EQ(stress_done, PAIRS);
+  ASSERT_EQ(stress_values, (long)PAIRS * rounds);
+  ASSERT_EQ(stress_sent_ok, PAIRS * rounds);
+  for (int i = 0; i < PAIRS; i++) {
+    ASSERT_OK(uvgo_chan_release(pairs[i].in));
+    ASSERT_OK(uvgo_chan_release(pairs[i].out));
+  }
   host_finish();
 }
