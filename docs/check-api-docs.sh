@@ -22,6 +22,12 @@ if [ "$mode" = "--self-test" ]; then
 UVGO_EXTERN int uvgo_fixture_documented(void);
 
 UVGO_EXTERN int uvgo_fixture_undocumented(void);
+
+/* A documented struct: its fields still need their own comments. */
+typedef struct uvgo_fixture_pair {
+  int with_comment; /* documented */
+  int without_comment;
+} uvgo_fixture_pair;
 #endif
 H
   extra="$fixture/uvgo/fixture.h"; strip="$fixture"
@@ -45,8 +51,10 @@ if [ "$mode" = "--self-test" ]; then
   fi
   grep -q "uvgo_fixture_undocumented" "$out/warnings.log" ||
     { echo "FAIL: the warning does not name uvgo_fixture_undocumented"; exit 1; }
-  if grep -q "uvgo_fixture_documented" "$out/warnings.log"; then
-    echo "FAIL: a documented function was reported"; exit 1
+  grep -q "without_comment" "$out/warnings.log" ||
+    { echo "FAIL: an undocumented struct field was not reported"; exit 1; }
+  if grep -q "uvgo_fixture_documented\|with_comment\|Compound uvgo_fixture_pair" "$out/warnings.log"; then
+    echo "FAIL: a documented name was reported"; exit 1
   fi
   echo "the check fails on an undocumented public name: OK"
   exit 0

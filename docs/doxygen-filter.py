@@ -10,8 +10,8 @@ name without a comment right before it":
 - the file's first comment becomes the file's documentation (@file);
 - a comment block directly followed by a declaration (no blank line)
   documents it; when several declarations follow one comment without a
-  blank line (retain/release pairs, a macro and its _at function), each
-  gets that comment;
+  blank line (retain/release pairs, a macro and its _at function, struct
+  fields under one field comment), each gets that comment;
 - a comment after code on the same line documents that member (/**<);
 - comment text is escaped so doxygen takes it as plain text (backslashes,
   <, >, &, #, %, $, and @ other than @return); markdown is off.
@@ -106,15 +106,30 @@ class Filter:
                 continue
             oneline = ' '.join(b.strip().lstrip('*').strip() for b in body)
             oneline = escape(oneline.replace('*/', '').strip())
-            # Declarations that follow without a blank line share the doc.
+            # Declarations that follow without a blank line share the doc:
+            # top-level ones (a retain/release pair, a macro and its _at
+            # function), and struct fields after a comment that itself
+            # documents a field (never the fields of a documented struct:
+            # those need their own comments).
             first = True
+            fields = src[i][:1] in (' ', '\t') if i < n else False
+            stmt_start = True
             while i < n and src[i].strip() != '' and \
                     not src[i].lstrip().startswith('/*'):
-                if DECL_START.match(src[i]) and not first and \
+                cur = src[i]
+                if DECL_START.match(cur) and not first and \
                         not self.in_trailing:
                     self.out.append('/** ' + oneline + ' */')
+                    self.code_line(cur)
+                elif fields and not first and stmt_start and \
+                        not self.in_trailing and '/*' not in cur and \
+                        cur[:1] in (' ', '\t') and cur.rstrip().endswith(';'):
+                    self.out.append(cur + ' /**< ' + oneline + ' */')
+                else:
+                    self.code_line(cur)
                 first = False
-                self.code_line(src[i])
+                code = cur.split('/*')[0].rstrip()
+                stmt_start = code == '' or code.endswith((';', '{', '}'))
                 i += 1
         sys.stdout.write('\n'.join(self.out))
 
