@@ -32,20 +32,20 @@
 #include <sys/types.h>
 
 #include "common.h"
+#include "tls.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
 
-typedef struct uvgo_tls_config uvgo_tls_config;
-
 /* --- header fields (client and server) --- */
+
 
 /* One header field. Both strings are NUL-terminated; names keep the case
  * they were sent or received with (lookups ignore case). */
 typedef struct uvgo_http_header {
-  const char *name;
-  const char *value;
+  const char *name;  /* the field name */
+  const char *value; /* its value, without surrounding blanks */
 } uvgo_http_header;
 
 /* A read-only, ordered collection of header fields as received: repeated
@@ -79,7 +79,11 @@ UVGO_EXTERN int uvgo_http_header_check(const char *name, const char *value);
 
 /* --- the client --- */
 
+/* A client (opaque): its config and its connection pools. Made by
+ * uvgo_http_client_new; safe to use from tasks on every worker. */
 typedef struct uvgo_http_client uvgo_http_client;
+/* A response (opaque): status, headers and the body as a stream. Made by
+ * uvgo_http_do / uvgo_http_get, freed by uvgo_http_response_free. */
 typedef struct uvgo_http_response uvgo_http_response;
 
 /* What a redirect hook returns to stop following: the redirect response
@@ -98,6 +102,8 @@ typedef struct uvgo_http_response uvgo_http_response;
 /* What closing a response reads, at most, to keep its connection. */
 #define UVGO_HTTP_DRAIN_LIMIT (128u * 1024u)
 
+/* What uvgo_http_client_new takes (all-zero = every default; a field left
+ * 0 takes its default). Copied: the caller may free it afterwards. */
 typedef struct uvgo_http_client_config {
   /* Connections per (scheme, host, port), busy and idle, over all
    * workers; callers beyond it wait, bounded by their context. 0 = no
@@ -109,20 +115,22 @@ typedef struct uvgo_http_client_config {
   /* An idle connection older than this is closed instead of reused. 0 =
    * the default (90 s). */
   uint64_t idle_conn_timeout_ms;
-  /* Per-phase limits inside the request's context, 0 = none unless
-   * stated: resolving + connecting (UVGO_EHTTPDIALTIMEOUT), the TLS
-   * handshake (UVGO_EHTTPTLSTIMEOUT; 0 = 10 s), from the request written
-   * to the end of the response header (UVGO_EHTTPHEADERTIMEOUT), and the
-   * longest wait for the next body bytes in a read
-   * (UVGO_EHTTPIDLETIMEOUT). */
+  /* Per-phase limits inside the request's context (each a phase's own
+   * error when it alone runs out; 0 = none unless stated). Resolving and
+   * connecting: UVGO_EHTTPDIALTIMEOUT. */
   uint64_t dial_timeout_ms;
+  /* The TLS handshake: UVGO_EHTTPTLSTIMEOUT; 0 = 10 s. */
   uint64_t tls_handshake_timeout_ms;
+  /* From the request written to the end of the response header:
+   * UVGO_EHTTPHEADERTIMEOUT. */
   uint64_t response_header_timeout_ms;
+  /* The longest wait for the next body bytes in a read:
+   * UVGO_EHTTPIDLETIMEOUT. */
   uint64_t read_idle_timeout_ms;
-  /* Response header limits: bytes of the status line and fields
-   * (UVGO_EHEADERTOOLARGE; 0 = 1 MiB) and number of fields
-   * (UVGO_ETOOMANYHEADERS; 0 = 256). */
+  /* Bytes of the response's status line and fields
+   * (UVGO_EHEADERTOOLARGE); 0 = 1 MiB. */
   size_t max_header_bytes;
+  /* Number of response header fields (UVGO_ETOOMANYHEADERS); 0 = 256. */
   unsigned max_header_count;
   /* Redirects followed per request, at most UVGO_HTTP_MAX_REDIRECTS (10;
    * 0 = 10). Past it: UVGO_ETOOMANYREDIRECTS. */
@@ -134,7 +142,7 @@ typedef struct uvgo_http_client_config {
    * follow. Runs in the requesting task. */
   int (*check_redirect)(void *arg, int status, const char *next_url,
                         unsigned followed);
-  void *check_redirect_arg;
+  void *check_redirect_arg; /* check_redirect's first argument */
   /* 1: use HTTP_PROXY / HTTPS_PROXY / NO_PROXY (and their lower-case
    * forms) read when the client is made. https:// goes through a CONNECT
    * tunnel. */
@@ -147,6 +155,7 @@ typedef struct uvgo_http_client_config {
    * expect_continue_timeout_ms without an answer. 0 = the defaults (1 MiB,
    * 1 s); SIZE_MAX = never. */
   size_t expect_continue_bytes;
+  /* How long to wait for the 100 (see above); 0 = 1 s. */
   uint64_t expect_continue_timeout_ms;
   /* TLS for https:// (the client takes a reference). NULL = a default
    * config: system trust store, verification on. The client sets ALPN
@@ -162,20 +171,23 @@ typedef struct uvgo_http_client_config {
  * request with that code. Runs in the requesting task. */
 typedef ssize_t (*uvgo_http_body_reader)(void *arg, void *buf, size_t cap);
 
+/* A request for uvgo_http_do. Read during the call only. */
 typedef struct uvgo_http_request {
   const char *method; /* NULL = "GET"; a token */
   const char *url;    /* absolute http:// or https:// URL */
   /* Header fields to send, in order (validated before anything is sent).
-   * Host, Content-Length, Transfer-Encoding and Connection are the
-   * client's: given here they are refused with UVGO_EHTTPBADHEADER. */
+   * Host, Content-Length and Transfer-Encoding are the client's, and
+   * Connection may only say "close": others are refused with
+   * UVGO_EHTTPBADHEADER. */
   const uvgo_http_header *headers;
-  size_t nheaders;
-  /* A body: a buffer (sent with Content-Length), or a reader (sent
-   * chunked); not both. */
+  size_t nheaders; /* entries in headers */
+  /* A body buffer, sent with Content-Length (or use body_reader; not
+   * both). */
   const void *body;
-  size_t body_len;
+  size_t body_len; /* bytes of body */
+  /* A streamed body, sent chunked with Expect: 100-continue. */
   uvgo_http_body_reader body_reader;
-  void *body_reader_arg;
+  void *body_reader_arg; /* body_reader's first argument */
 } uvgo_http_request;
 
 /* A new client. cfg NULL = every default.
