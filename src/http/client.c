@@ -471,6 +471,8 @@ static int exchange(uvgo_ctx *ctx, uvgo_http_client *c, req_state *st,
                     bool *body_unsent) {
   *wrote = false;
   *body_unsent = false;
+  /* First: the caller frees h whatever happens below. */
+  uvgo__headers_init(h, c->cfg.max_header_bytes, c->cfg.max_header_count);
   bool expect = use_expect(c, st);
   wbuf b = {0};
   int err = build_head(c, st, pc->origin, expect, &b);
@@ -487,7 +489,6 @@ static int exchange(uvgo_ctx *ctx, uvgo_http_client *c, req_state *st,
     uvgo__free(b.p);
     return b.err;
   }
-  uvgo__headers_init(h, c->cfg.max_header_bytes, c->cfg.max_header_count);
   uvgo__http_parser_init(&pc->parser, UVGO__HTTP_RESPONSE, h,
                          c->cfg.max_header_bytes);
   pc->parser.expect_no_body = st->is_head;
