@@ -54,7 +54,8 @@ static void leave(uvgo__tls_conn *t) {
       uvgo__parker_wake(t->closer);
     return;
   }
-  free_tls(t);
+  if (!t->closer_task)
+    free_tls(t); /* closed from a libuv callback: the last call frees */
 }
 
 /* An error that ends the stream for good, as the next calls report it:
@@ -383,6 +384,7 @@ static int tls_close(uvgo_conn *c) {
     return UVGO__MISUSE(UVGO_ERELEASED, "closed twice");
   t->close_called = true;
   t->closing = true;
+  t->closer_task = uvgo__current_task() != NULL;
   uvgo_conn *raw = t->raw;
   t->raw = NULL;
   /* Best effort, never waiting: tell the peer this is a clean end (Go's

@@ -87,6 +87,7 @@ typedef struct uvgo__tls_conn {
   bool oom;             /* the BIO could not grow `out` */
   unsigned ops;         /* public calls in progress */
   uvgo__parker *closer; /* a task waiting in close for them to leave */
+  bool closer_task;     /* close runs in a task: it frees the record */
   int read_err;         /* sticky read result (UV_EOF, truncation, ...) */
   int write_err;        /* sticky write result */
   uvgo__tls_fifo rlock; /* one task feeds OpenSSL from raw at a time */
