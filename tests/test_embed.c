@@ -784,3 +784,76 @@ UVGO_TEST(embed_stress_three_workers, embed, 60) {
   }
   host_finish();
 }
+
+/* Out of memory at every allocation an operation makes: the call fails
+ * with UV_ENOMEM and leaves nothing behind, or it succeeds and completes;
+ * either way the loop closes cleanly and nothing leaks (the harness checks
+ * the allocations at the end of the case). Kinds: 0 spawn, 1 receive-each
+ * (a closed channel holding 3 values), 2 send that goes in at once, 3 send
+ * that queues (then its context is cancelled). */
+static int oom_attempt(int kind, long nth, bool *completed) {
+  host_start(1);
+  uvgo_chan *ch = uvgo_chan_new(sizeof(int), kind == 1 ? 3 : kind == 2);
+  ASSERT_NOT_NULL(ch);
+  if (kind == 1) {
+    for (int i = 0; i < 3; i++)
+      ASSERT_OK(uvgo_chan_try_send(ch, &i));
+    ASSERT_OK(uvgo_chan_close(ch));
+  }
+  uvgo_ctx *ctx;
+  ASSERT_OK(uvgo_ctx_with_cancel(uvgo_ctx_background(), &ctx));
+  recv_log log;
+  memset(&log, 0, sizeof log);
+  memset(&slog, 0, sizeof slog);
+  job j = {.in = 2};
+  int v = 5;
+  uvgo_test_fail_allocation(nth);
+  int err;
+  if (kind == 0)
+    err = uvgo_embed_spawn(host.rt, NULL, double_it, &j, job_done);
+  else if (kind == 1)
+    err = uvgo_embed_recv_each(host.rt, NULL, ch, log_recv, &log, NULL);
+  else
+    err = uvgo_embed_send(host.rt, ctx, ch, &v, on_sent, NULL);
+  uvgo_test_fail_allocation(0);
+  if (err != 0) {
+    ASSERT_EQ(err, UV_ENOMEM);
+    ASSERT_UEQ(uvgo_embed_pending(host.rt), 0);
+  }
+  ASSERT_OK(uvgo_ctx_cancel(ctx));
+  ASSERT_OK(uv_run(&host.loop, UV_RUN_DEFAULT));
+  if (err == 0) {
+    if (kind == 0)
+      *completed = j.done_calls == 1 && j.done_result == 1002;
+    else if (kind == 1)
+      *completed = log.n == 3 && log.finals == 1 &&
+                   log.final_status == UVGO_ECLOSED;
+    else if (kind == 2)
+      *completed = slog.n == 1 && slog.statuses[0] == 1;
+    else
+      *completed = slog.n == 1 && slog.statuses[1] == 1;
+  }
+  ASSERT_OK(uvgo_ctx_release(ctx));
+  ASSERT_OK(uvgo_chan_release(ch));
+  host_finish();
+  return err;
+}
+
+UVGO_TEST(embed_out_of_memory_fails_cleanly, embed, 60) {
+  for (int kind = 0; kind < 4; kind++) {
+    int failures = 0;
+    bool completed = false;
+    for (long nth = 1; nth < 64; nth++) {
+      completed = false;
+      int err = oom_attempt(kind, nth, &completed);
+      if (err == 0) {
+        /* The nth allocation came after the call: it must have worked. */
+        ASSERT(completed);
+        break;
+      }
+      failures++;
+    }
+    ASSERT(completed);
+    ASSERT_GE(failures, 1); /* each kind allocates at least once */
+  }
+}
