@@ -132,6 +132,7 @@ struct uvgo__http_origin {
   /* The proxy this origin goes through (NULL = direct): absolute-form
    * requests for http://, a CONNECT tunnel for https://. */
   uvgo__http_url *proxy;
+  const uvgo__http_url *via;  /* the client's proxy entry it matched */
   char *proxy_auth;           /* Proxy-Authorization value, or NULL */
   bool limited;               /* max_conns_per_host != 0 */
   uvgo_sem busy;              /* tokens: requests in flight */

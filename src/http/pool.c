@@ -125,6 +125,18 @@ int uvgo__http_origin_get(uvgo_http_client *c, const uvgo__http_url *u,
                           uvgo__http_origin **out) {
   const uvgo__http_url *proxy =
       c->cfg.proxy_from_environment ? uvgo__http_proxy_for(&c->proxy, u) : NULL;
+  /* Found by its fields (the key is for people); the proxy by identity,
+   * as the client's proxy list never changes. */
+  uv_mutex_lock(&c->lock);
+  uvgo__http_origin *o = c->origins;
+  while (o != NULL && !(o->https == u->https && o->port == u->port &&
+                        o->via == proxy && strcmp(o->host, u->host) == 0))
+    o = o->next;
+  uv_mutex_unlock(&c->lock);
+  if (o != NULL) {
+    *out = o;
+    return 0;
+  }
   char key[600];
   char auth[300];
   if (uvgo__http_url_authority(u, true, auth, sizeof auth) != 0)
@@ -134,18 +146,26 @@ int uvgo__http_origin_get(uvgo_http_client *c, const uvgo__http_url *u,
                    proxy != NULL ? proxy->text : "");
   if (n < 0 || (size_t)n >= sizeof key)
     return UVGO_EHTTPBADURL;
+  uvgo__http_origin *made;
+  int err = origin_new(c, u, proxy, key, &made);
+  if (err != 0)
+    return err;
+  made->via = proxy;
   uv_mutex_lock(&c->lock);
-  uvgo__http_origin *o = c->origins;
-  while (o != NULL && strcmp(o->key, key) != 0)
-    o = o->next;
-  int err = 0;
-  if (o == NULL && (err = origin_new(c, u, proxy, key, &o)) == 0) {
-    o->next = c->origins;
-    c->origins = o;
+  /* Another task may have made it meanwhile: keep the first. */
+  for (o = c->origins; o != NULL && strcmp(o->key, key) != 0; o = o->next)
+    ;
+  if (o == NULL) {
+    made->next = c->origins;
+    c->origins = made;
+    o = made;
+    made = NULL;
   }
   uv_mutex_unlock(&c->lock);
+  if (made != NULL)
+    origin_free(made);
   *out = o;
-  return err;
+  return 0;
 }
 
 /* --- idle lists --- */
