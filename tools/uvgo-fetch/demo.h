@@ -2,6 +2,7 @@
 #ifndef UVGO_FETCH_DEMO_H
 #define UVGO_FETCH_DEMO_H
 
+#include <stdbool.h>
 #include <stdlib.h>
 #include <uvgo.h>
 
@@ -18,7 +19,9 @@ typedef struct demo_server {
 int demo_start(demo_server *d);
 /* Shut the server down (gracefully, slow requests aborted) and wait. */
 void demo_stop(demo_server *d);
-/* The i-th URL of the demo's mix. */
-void demo_url(const demo_server *d, uint64_t i, char *buf, size_t cap);
+/* The i-th URL of the demo's mix (fast_only: every URL the fast one,
+ * for measuring throughput). */
+void demo_url(const demo_server *d, uint64_t i, bool fast_only, char *buf,
+              size_t cap);
 
 #endif

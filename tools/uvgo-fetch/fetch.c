@@ -45,6 +45,8 @@ static const char usage_text[] =
     "  -f FILE         read URLs from FILE ('-' = stdin); blank lines and\n"
     "                  lines starting with # are skipped\n"
     "  -n N            demo: how many URLs (default 10000)\n"
+    "  --mix all|fast  demo: every kind of endpoint (default), or only the\n"
+    "                  fast one (a throughput measurement)\n"
     "  -w N            worker threads (default: one per core)\n"
     "  -q              no progress reports\n"
     "  --json          the summary as JSON on stdout (progress goes to stderr)\n"
@@ -76,7 +78,7 @@ typedef struct options {
   size_t nurls;
   uint64_t demo_n;
   unsigned workers;
-  bool quiet, json, demo;
+  bool quiet, json, demo, fast_only;
   int exit_code;
 } options;
 
@@ -191,6 +193,12 @@ static void parse_args(int argc, char **argv, options *o) {
       if (!parse_u64(need_arg(argc, argv, &i), 1, UVGO_MAX_WORKERS, &v))
         die_usage("-w wants a number from 1 to 256, not '%s'", argv[i]);
       o->workers = (unsigned)v;
+    } else if (strcmp(a, "--mix") == 0) {
+      const char *m = need_arg(argc, argv, &i);
+      if (strcmp(m, "fast") == 0)
+        o->fast_only = true;
+      else if (strcmp(m, "all") != 0)
+        die_usage("--mix wants 'all' or 'fast', not '%s'", m);
     } else if (strcmp(a, "-q") == 0) {
       o->quiet = true;
     } else if (strcmp(a, "--json") == 0) {
@@ -530,7 +538,7 @@ static void main_task(void *arg) {
   if (o->demo) {
     char url[128];
     for (uint64_t i = 0; i < o->demo_n; i++) {
-      demo_url(&demo, i, url, sizeof url);
+      demo_url(&demo, i, o->fast_only, url, sizeof url);
       if (!submit(r, url, strlen(url), i, 0))
         break;
     }
