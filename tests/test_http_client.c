@@ -286,6 +286,18 @@ static void no_body(void *arg) {
   size_t n;
   uvgo_http_response *r = get_all(c, url("/missing"), 404, &b, &n);
   ASSERT_OK(uvgo_http_response_free(r));
+  /* 304: a conditional GET with the ETag nginx gave. */
+  r = get_all(c, url("/1k.bin"), 200, &b, &n);
+  char etag[128];
+  ASSERT_NOT_NULL(uvgo_http_response_header(r, "etag"));
+  snprintf(etag, sizeof etag, "%s", uvgo_http_response_header(r, "etag"));
+  ASSERT_OK(uvgo_http_response_free(r));
+  uvgo_http_header inm = {"If-None-Match", etag};
+  uvgo_http_request cond = {.url = url("/1k.bin"), .headers = &inm, .nheaders = 1};
+  ASSERT_OK(uvgo_http_do(NULL, c, &cond, &r));
+  ASSERT_EQ(uvgo_http_response_status(r), 304);
+  ASSERT_ERR((int)uvgo_http_response_read(NULL, r, buf, sizeof buf), UV_EOF);
+  ASSERT_OK(uvgo_http_response_free(r));
   uvgo_http_client_stats st;
   ASSERT_OK(uvgo_http_client_stats_get(c, &st));
   ASSERT_UEQ(st.dials, 1); /* bodiless answers leave the connection reusable */
@@ -460,6 +472,40 @@ static void default_client(void *arg) {
 UVGO_TEST(http_client_nginx_default_client, http, 60) {
   http_nginx_start(&ngx, false);
   run(2, default_client);
+}
+
+/* --- the default client in attach mode: freed by uvgo_rt_close --- */
+
+static _Atomic int attached_done;
+
+static void attached_get(void *arg) {
+  uvgo_http_response *r;
+  char u[128];
+  snprintf(u, sizeof u, "http://127.0.0.1:%u/1k.bin", ngx.port);
+  ASSERT_OK(uvgo_http_get(NULL, NULL, u, &r));
+  const char *b;
+  size_t n;
+  ASSERT_OK(uvgo_http_response_read_all(NULL, r, 4096, &b, &n));
+  check_payload(b, n, HTTP_FX_SMALL);
+  ASSERT_OK(uvgo_http_response_free(r));
+  atomic_store(&attached_done, 1);
+}
+
+UVGO_TEST(http_client_nginx_default_client_attached, http, 60) {
+  http_nginx_start(&ngx, false);
+  uv_loop_t loop;
+  ASSERT_OK(uv_loop_init(&loop));
+  uvgo_rt *rt;
+  ASSERT_OK(uvgo_rt_attach(&loop, NULL, &rt));
+  ASSERT_OK(uvgo_rt_spawn(rt, attached_get, NULL));
+  ASSERT_OK(uv_run(&loop, UV_RUN_DEFAULT) >= 0 ? 0 : -1);
+  ASSERT_EQ(atomic_load(&attached_done), 1);
+  /* The idle connection of the default client is closed by the close's
+   * hook; the loop then closes cleanly (no handle left). */
+  ASSERT_OK(uvgo_rt_close(rt));
+  uv_run(&loop, UV_RUN_DEFAULT);
+  ASSERT_OK(uv_loop_close(&loop));
+  http_nginx_stop(&ngx);
 }
 
 /* --- https through the TLS module --- */
