@@ -38,6 +38,7 @@ var workloads = []workload{
 	{"ctx", benchCtx},
 	{"sync", benchSync},
 	{"tcp", benchTCP},
+	{"tls", benchTLS},
 }
 
 var scale = 1.0
