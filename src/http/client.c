@@ -351,10 +351,13 @@ static int build_head(const uvgo_http_client *c, const req_state *st,
     return UVGO_EHTTPBADURL;
   puts_(b, st->method);
   put(b, " ", 1);
-  if (o->proxy != NULL && !o->https)
-    puts_(b, st->url.text); /* absolute-form to a forwarding proxy */
-  else
-    puts_(b, st->url.target);
+  if (o->proxy != NULL && !o->https) {
+    /* Absolute-form to a forwarding proxy, rebuilt from the parts so that
+     * no userinfo of the URL reaches the proxy. */
+    puts_(b, "http://");
+    puts_(b, auth);
+  }
+  puts_(b, st->url.target);
   put(b, " HTTP/1.1\r\n", 11);
   field(b, "Host", auth);
   if (!st->has_ua && c->user_agent != NULL)
