@@ -8,6 +8,8 @@
 #include <netinet/in.h>
 #include <stdlib.h>
 
+#include "tls/fixture.h"
+
 /* --- the handlers --- */
 
 #define BIG_BYTES (100u * 1024u)
@@ -383,4 +385,59 @@ static void python_main(void) {
 UVGO_TEST(http_server_python_pipelining, http_server, 60) {
   need("python3");
   run_workers(1, python_main);
+}
+
+/* --- TLS through the config --- */
+
+static tls_fx tls_dir;
+
+static void tls_main(void) {
+  app a = {0};
+  hs_fixture f = {.handler = app_handler, .arg = &a};
+  f.cfg.tls = tls_fx_server_config(&tls_dir, "server");
+  hs_start(&f);
+  /* curl, verifying against the test CA; two requests on one TLS
+   * connection. */
+  hs_cmd c;
+  hs_run(&c,
+         "curl -s --cacert %s -w '[%%{http_code} %%{num_connects}]' "
+         "https://localhost:%u/hello https://localhost:%u/seq/9",
+         tls_fx_path(&tls_dir, "ca.crt"), f.port, f.port);
+  ASSERT_EQ(c.status, 0);
+  ASSERT_STR_CONTAINS(c.out, "hello, world\n[200 1]");
+  ASSERT_STR_CONTAINS(c.out, "seq 9 q=\n[200 0]");
+  free(c.out);
+  /* uvgo's own client over TLS. */
+  uvgo_http_client_config ccfg = {0};
+  ccfg.tls = tls_fx_client_config(&tls_dir);
+  uvgo_http_client *client;
+  ASSERT_OK(uvgo_http_client_new(&ccfg, &client));
+  char url[64];
+  snprintf(url, sizeof url, "https://127.0.0.1:%u/hello", f.port);
+  uvgo_http_response *r;
+  ASSERT_OK(uvgo_http_get(NULL, client, url, &r));
+  ASSERT_EQ(uvgo_http_response_status(r), 200);
+  const char *body;
+  size_t len;
+  ASSERT_OK(uvgo_http_response_read_all(NULL, r, 1024, &body, &len));
+  ASSERT_STR_EQ(body, "hello, world\n");
+  uvgo_http_response_free(r);
+  /* Plain HTTP to the TLS port: the handshake fails, the connection
+   * ends, and the server goes on serving. */
+  snprintf(url, sizeof url, "http://127.0.0.1:%u/hello", f.port);
+  ASSERT(uvgo_http_get(NULL, client, url, &r) != 0);
+  snprintf(url, sizeof url, "https://127.0.0.1:%u/seq/2", f.port);
+  ASSERT_OK(uvgo_http_get(NULL, client, url, &r));
+  ASSERT_EQ(uvgo_http_response_status(r), 200);
+  uvgo_http_response_free(r);
+  ASSERT_OK(uvgo_http_client_free(client));
+  uvgo_tls_config_release(ccfg.tls);
+  hs_stop(&f);
+  uvgo_tls_config_release(f.cfg.tls);
+}
+UVGO_TEST(http_server_tls_curl_and_uvgo_client, http_server, 60) {
+  need("curl");
+  tls_fx_make(&tls_dir);
+  run_workers(1, tls_main);
+  tls_fx_remove(&tls_dir);
 }
