@@ -9,6 +9,9 @@
  *                            64 KiB blocks, the server reads them
  *   tls_idle_conn_bytes      RSS growth per idle established TLS pair
  *                            (client held, server task parked in read)
+ *   tls_*_cpu_*              process CPU time (user + system) per full /
+ *                            resumed handshake and per GiB of bulk: on a
+ *                            loaded machine steadier than the rates
  *
  * Two workers; the server is one SO_REUSEPORT listener per worker, a task
  * per connection on the accepting worker. */
@@ -28,6 +31,15 @@
 #define BULK_TOTAL (256L << 20)
 #define BULK_BLOCK (64 << 10)
 #define IDLE_CONNS 1000
+
+/* Process CPU time (user + system) in microseconds: under a loaded
+ * machine the CPU cost of an operation is steadier than its rate. */
+static double cpu_us(void) {
+  struct rusage ru;
+  getrusage(RUSAGE_SELF, &ru);
+  return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1e6 +
+         (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec);
+}
 
 static void must(long err, const char *what) {
   if (err < 0) {
@@ -88,6 +100,20 @@ static uvgo_tls_config *config(bool server, bool cache) {
   return cfg;
 }
 
+static unsigned srv_port(void);
+
+/* Dial 127.0.0.1 and verify "localhost" (as the Go twin: no resolver). */
+static int tls_dial(uvgo_tls_config *cfg, uvgo_conn **out) {
+  uvgo_conn *raw;
+  int err = uvgo_dial(NULL, "127.0.0.1", srv_port(), &raw);
+  if (err != 0)
+    return err;
+  err = uvgo_tls_client(NULL, raw, cfg, "localhost", out);
+  if (err != 0)
+    uvgo_conn_close(raw);
+  return err;
+}
+
 /* --- the server --- */
 
 enum { MODE_ECHO, MODE_SINK };
@@ -102,6 +128,7 @@ typedef struct {
 } server;
 
 static server srv;
+static unsigned srv_port(void) { return srv.port; }
 
 static void serve(void *arg) {
   uvgo_conn *raw = arg, *c;
@@ -186,7 +213,7 @@ static void hs_client(void *arg) {
   uvgo_chan_recv(h->start, NULL);
   for (long i = 0; i < h->n; i++) {
     uvgo_conn *c;
-    must(uvgo_tls_dial(NULL, "localhost", srv.port, h->cfg, &c), "tls dial");
+    must(tls_dial(h->cfg, &c), "tls dial");
     char b;
     must(uvgo_conn_write(NULL, c, "x", 1), "write");
     must(uvgo_conn_read(NULL, c, &b, 1), "read");
@@ -201,15 +228,16 @@ static void hs_client(void *arg) {
 
 typedef struct {
   double full, resumed;
+  double full_cpu, resumed_cpu; /* us of CPU per handshake, both ends */
 } hs_result;
 
-static double hs_run(bool cache, long total) {
+static double hs_run(bool cache, long total, double *cpu) {
   hs_spec h = {config(false, cache), total / HS_CLIENTS, uvgo_chan_new(0, 0),
                uvgo_chan_new(sizeof(int), HS_CLIENTS), 0};
   if (cache) {
     /* One warm-up per worker's clients so every session is cached. */
     uvgo_conn *c;
-    must(uvgo_tls_dial(NULL, "localhost", srv.port, h.cfg, &c), "warm");
+    must(tls_dial(h.cfg, &c), "warm");
     char b;
     must(uvgo_conn_write(NULL, c, "x", 1), "write");
     must(uvgo_conn_read(NULL, c, &b, 1), "read");
@@ -219,6 +247,7 @@ static double hs_run(bool cache, long total) {
     must(uvgo_go_on((unsigned)(i % 2), hs_client, &h), "go");
   uvgo_sleep(10);
   uint64_t t0 = bench_now_ns();
+  double c0 = cpu_us();
   uvgo_chan_close(h.start);
   for (int i = 0; i < HS_CLIENTS; i++) {
     int v;
@@ -226,6 +255,7 @@ static double hs_run(bool cache, long total) {
   }
   double el = (double)(bench_now_ns() - t0) / 1e9;
   long done = h.n * HS_CLIENTS;
+  *cpu = (cpu_us() - c0) / (double)done;
   if (cache && atomic_load(&h.resumed) < done)
     fprintf(stderr, "warning: %ld of %ld handshakes resumed\n",
             atomic_load(&h.resumed), done);
@@ -239,30 +269,37 @@ static void hs_main(void *arg) {
   hs_result *r = arg;
   server_start(MODE_ECHO);
   long total = bench_scaled(HS_TOTAL, HS_CLIENTS * 4);
-  r->full = hs_run(false, total);
-  r->resumed = hs_run(true, total);
+  r->full = hs_run(false, total, &r->full_cpu);
+  r->resumed = hs_run(true, total, &r->resumed_cpu);
   server_stop();
 }
 
 /* --- bulk --- */
 
+typedef struct {
+  double mbps, cpu_ms_per_gib;
+} bulk_result;
+
 static void bulk_main(void *arg) {
-  double *mbps = arg;
+  bulk_result *br = arg;
   server_start(MODE_SINK);
   uvgo_tls_config *cfg = config(false, false);
   uvgo_conn *c;
-  must(uvgo_tls_dial(NULL, "localhost", srv.port, cfg, &c), "tls dial");
+  must(tls_dial(cfg, &c), "tls dial");
   char *buf = malloc(BULK_BLOCK);
   memset(buf, 'b', BULK_BLOCK);
   long blocks = bench_scaled(BULK_TOTAL / BULK_BLOCK, 64);
   uint64_t t0 = bench_now_ns();
+  double c0 = cpu_us();
   for (long i = 0; i < blocks; i++)
     must(uvgo_conn_write(NULL, c, buf, BULK_BLOCK), "write");
   must(uvgo_conn_shutdown(NULL, c), "shutdown");
   char k;
   must(uvgo_conn_read(NULL, c, &k, 1), "ack");
   double el = (double)(bench_now_ns() - t0) / 1e9;
-  *mbps = (double)blocks * BULK_BLOCK / (1 << 20) / el;
+  br->mbps = (double)blocks * BULK_BLOCK / (1 << 20) / el;
+  br->cpu_ms_per_gib =
+      (cpu_us() - c0) / 1e3 / ((double)blocks * BULK_BLOCK / (1 << 30));
   uvgo_conn_close(c);
   free(buf);
   uvgo_tls_config_release(cfg);
@@ -282,12 +319,12 @@ static void idle_main(void *arg) {
   uvgo_tls_config *cfg = config(false, false);
   /* Warm the allocator and OpenSSL's lazily built tables first. */
   uvgo_conn *warm;
-  must(uvgo_tls_dial(NULL, "localhost", srv.port, cfg, &warm), "tls dial");
+  must(tls_dial(cfg, &warm), "tls dial");
   uvgo_sleep(10);
   long rss0 = bench_rss_bytes();
   uvgo_conn **conns = calloc((size_t)ia->n, sizeof *conns);
   for (long i = 0; i < ia->n; i++) {
-    must(uvgo_tls_dial(NULL, "localhost", srv.port, cfg, &conns[i]),
+    must(tls_dial(cfg, &conns[i]),
          "tls dial");
     char b;
     /* A round trip: the server's handshake is done, the ticket read. */
@@ -317,13 +354,16 @@ UVGO_BENCH(tls) {
   make_cert();
   uvgo_config cfg = {0};
   cfg.workers = 2;
-  hs_result r = {0, 0};
+  hs_result r = {0, 0, 0, 0};
   must(uvgo_run(&cfg, hs_main, &r), "run");
   bench_report("tls_handshakes_per_sec", r.full, "hs/s");
+  bench_report("tls_handshake_cpu_us", r.full_cpu, "us");
   bench_report("tls_resumed_per_sec", r.resumed, "hs/s");
-  double mbps = 0;
-  must(uvgo_run(&cfg, bulk_main, &mbps), "run");
-  bench_report("tls_bulk_mbps", mbps, "MB/s");
+  bench_report("tls_resumed_cpu_us", r.resumed_cpu, "us");
+  bulk_result br = {0, 0};
+  must(uvgo_run(&cfg, bulk_main, &br), "run");
+  bench_report("tls_bulk_mbps", br.mbps, "MB/s");
+  bench_report("tls_bulk_cpu_ms_per_gib", br.cpu_ms_per_gib, "ms");
   idle_arg ia = {bench_scaled(IDLE_CONNS, 50), 0};
   raise_fd_limit(2 * ia.n + 256);
   must(uvgo_run(&cfg, idle_main, &ia), "run");

@@ -17,8 +17,16 @@ import (
 	"runtime"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 )
+
+// cpuUs is the process CPU time (user + system) in microseconds.
+func cpuUs() float64 {
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return float64(ru.Utime.Sec+ru.Stime.Sec)*1e6 + float64(ru.Utime.Usec+ru.Stime.Usec)
+}
 
 const (
 	hsClients = 16
@@ -143,7 +151,7 @@ func hsOnce(addr string, cfg *tls.Config) bool {
 	return resumed
 }
 
-func hsRun(addr string, cfg *tls.Config, total int) float64 {
+func hsRun(addr string, cfg *tls.Config, total int) (float64, float64) {
 	if cfg.ClientSessionCache != nil {
 		hsOnce(addr, cfg)
 	}
@@ -165,13 +173,15 @@ func hsRun(addr string, cfg *tls.Config, total int) float64 {
 	}
 	time.Sleep(10 * time.Millisecond)
 	t0 := time.Now()
+	c0 := cpuUs()
 	close(start)
 	wg.Wait()
 	el := time.Since(t0)
+	cpu := (cpuUs() - c0) / float64(per*hsClients)
 	if cfg.ClientSessionCache != nil && resumed < int64(per*hsClients) {
 		logf("warning: %d of %d handshakes resumed", resumed, per*hsClients)
 	}
-	return float64(per*hsClients) / el.Seconds()
+	return float64(per*hsClients) / el.Seconds(), cpu
 }
 
 func benchTLS() {
@@ -181,8 +191,12 @@ func benchTLS() {
 	s := startTLSServer(cert, false)
 	addr := s.ln.Addr().String()
 	total := scaled(hsTotal, hsClients*4)
-	report("tls_handshakes_per_sec", hsRun(addr, clientConfig(pool, false), total), "hs/s")
-	report("tls_resumed_per_sec", hsRun(addr, clientConfig(pool, true), total), "hs/s")
+	rate, cpu := hsRun(addr, clientConfig(pool, false), total)
+	report("tls_handshakes_per_sec", rate, "hs/s")
+	report("tls_handshake_cpu_us", cpu, "us")
+	rate, cpu = hsRun(addr, clientConfig(pool, true), total)
+	report("tls_resumed_per_sec", rate, "hs/s")
+	report("tls_resumed_cpu_us", cpu, "us")
 	s.stop()
 
 	// tls_bulk_mbps: one connection, 64 KiB writes, the server discards.
@@ -197,6 +211,7 @@ func benchTLS() {
 	}
 	blocks := scaled(bulkTotal/bulkBlock, 64)
 	t0 := time.Now()
+	c0 := cpuUs()
 	for i := 0; i < blocks; i++ {
 		if _, err := c.Write(buf); err != nil {
 			fatal("write: %v", err)
@@ -209,6 +224,7 @@ func benchTLS() {
 	}
 	el := time.Since(t0)
 	report("tls_bulk_mbps", float64(blocks)*bulkBlock/(1<<20)/el.Seconds(), "MB/s")
+	report("tls_bulk_cpu_ms_per_gib", (cpuUs()-c0)/1e3/(float64(blocks)*bulkBlock/(1<<30)), "ms")
 	c.Close()
 	s.stop()
 

@@ -66,8 +66,9 @@ typedef struct uvgo__tls_fifo {
  * (at a record boundary, nothing buffered): an idle connection with a
  * parked reader then holds no record-sized buffer. */
 #define UVGO__TLS_IN_SMALL 512
-/* Room for one whole record (16 KiB plaintext + header + expansion). */
-#define UVGO__TLS_IN_BIG (16384 + 5 + 256 + 1024)
+/* Room for several records per read from raw while records stream in
+ * (as much as the raw connection lends at a time); freed when idle. */
+#define UVGO__TLS_IN_BIG UVGO_CONN_BUFFER_SIZE
 /* Plaintext handed to SSL_write at a time (four full records), so the
  * ciphertext waiting to be sent is bounded whatever the write's length. */
 #define UVGO__TLS_WRITE_CHUNK (4 * 16384)
