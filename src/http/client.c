@@ -501,6 +501,10 @@ static int exchange(uvgo_ctx *ctx, uvgo_http_client *c, req_state *st,
   if (err != 0)
     return err;
   *wrote = true;
+  /* Without Expect the body goes first: the header limit starts once the
+   * whole request is written, as Go's ResponseHeaderTimeout. */
+  if (!expect && !inline_body && (err = send_body(ctx, st, pc)) != 0)
+    return err;
   uvgo_ctx *hdr = NULL;
   err = uvgo__http_phase_ctx(ctx, c->cfg.response_header_timeout_ms, &hdr);
   if (err != 0)
@@ -524,10 +528,7 @@ static int exchange(uvgo_ctx *ctx, uvgo_http_client *c, req_state *st,
       }
     }
   } else {
-    if (!inline_body)
-      err = send_body(hctx, st, pc);
-    if (err == 0)
-      err = read_head(hctx, c, pc, h, false, NULL);
+    err = read_head(hctx, c, pc, h, false, NULL);
   }
   err = uvgo__http_phase_err(ctx, hdr, err, UVGO_EHTTPHEADERTIMEOUT);
   if (hdr != NULL) {
