@@ -18,7 +18,8 @@
  *
  * What stands for what:
  *   proctype Recv    a task's uvgo_chan_recv(c) under a context: chan_recv
- *                    -> uvgo__chan_recv_locked, then block_on (prepare,
+ *                    (the lock-free uvgo__chan_closed_drained answer, else
+ *                    uvgo__chan_recv_locked), then block_on (prepare,
  *                    uvgo__waitq_push, unlock, uvgo__parker_wait watching
  *                    the task's context; on a negative reason it takes
  *                    the lock and unlinks itself if still queued).
@@ -125,6 +126,12 @@ inline waitq_claim(q, got, won) {
 
 active proctype Recv() {
   byte got; bit won;
+  /* chan.h uvgo__chan_closed_drained: closed (and, unbuffered, always
+   * drained) answers without the lock (commit bbf3b88) */
+  if
+  :: c_closed -> r_out = O_CLOSED; goto r_done
+  :: else -> skip
+  fi;
   lock(c_lock);
   /* uvgo__chan_recv_locked */
   waitq_claim(c_sendq, got, won);
@@ -174,7 +181,9 @@ active proctype Recv() {
         fi;
         assert(claims[PR] == 1)
      fi
-  fi
+  fi;
+r_done:
+  skip
 }
 
 active proctype Send() {
@@ -210,7 +219,12 @@ active proctype Send() {
 active proctype Select() {
   byte got; bit won;
   /* pass 1: each channel locked alone. Only c can be ready (nobody
-   * blocks sending on d, and d is never closed), so only c is polled. */
+   * blocks sending on d, and d is never closed), so only c is polled:
+   * first without the lock if it is closed and drained (bbf3b88). */
+  if
+  :: c_closed -> x_case = 0; x_out = O_CLOSED; goto done
+  :: else -> skip
+  fi;
   lock(c_lock);
   waitq_claim(c_sendq, got, won);
   if

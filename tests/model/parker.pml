@@ -120,20 +120,28 @@ inline claim_t(r, won) {
   fi
 }
 
-/* task.c: uvgo__task_wake, by the claim's winner; here: on worker 0. */
+/* task.c: uvgo__task_wake, by the claim's winner; here: on T's own
+ * worker, where (commit bbf3b88) it is a plain load and a plain store, no
+ * CAS: the model lets anything run between the two. */
 inline task_wake(here, old) {
+  if
+  :: here ->
+     old = (t_state == T_PARKED);
+     if
+     :: old -> t_state = T_RUNNABLE; ready = 1
+     :: else -> assert(false)           /* the scheduler runs: T settled */
+     fi;
+     old = 0
+  :: else ->
   if
   :: atomic { t_state == T_PARKING -> t_state = T_NOTIFIED }
   :: atomic { t_state == T_PARKED -> t_state = T_RUNNABLE };
-     if
-     :: here -> ready = 1
-     :: else ->
         inbox = 1;                     /* pushed under inbox_lock */
         atomic { old = sig; sig = 1 };
         atomic { if :: old == 0 -> async_pend = 1 :: else -> skip fi;
                  old = 0 }
-     fi
   :: else -> assert(false)             /* a wake that lands on a running task */
+  fi
   fi
 }
 

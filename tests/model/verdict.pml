@@ -42,7 +42,6 @@
  *   proctype R          a foreign producer holding uvgo_rt_ref
  *                       (runtime.c): it may wake B (racing X's timer for
  *                       B's claim), then uvgo_rt_unref, then exits.
- *   proctype Pool       libuv's thread pool running A's work.
  *
  * Switches (the default is the code as it is since commit d26f3d4):
  *   -DOLD_ACCOUNTING    the accounting before d26f3d4: a plain thread
@@ -80,7 +79,11 @@
  * Abstracted away: the 100 ms grace period (the probe may fire at any
  * later moment, so every false verdict found here also needs a thread
  * delayed that long - a preemption under load, or a sanitizer); channel
- * values, buffers beyond one slot, stacks, names, dumps; libuv's own
+ * values, buffers beyond one slot, stacks, names, dumps; libuv's thread
+ * pool (the request counts as active on W0's loop until after_work has
+ * run there, so when the pool finishes does not matter to the check:
+ * the completion is one event of W0's loop); the timed wait's early
+ * returns of uv_cond_timedwait (the loop only re-checks); libuv's own
  * async coalescing (an uv_async_send sets one pending bit that the loop
  * clears before calling on_async); messages posted with
  * uvgo__worker_post (they are inbox pushes like a task's); stealing and
@@ -136,7 +139,6 @@ bit probe[NW];            /* deadlock probe armed on its heap */
 bit a_timer;              /* A's sleep deadline */
 bit ctx_timer = 1;        /* context X's deadline (X watched by B) */
 bit req0;                 /* A's uv_work request, active on W0's loop */
-bit pool_done;            /* the pool ran it; after_work pending on W0 */
 
 /* primitives */
 bit wg = 1;            /* the WaitGroup F waits on: counter 1 */
@@ -219,10 +221,17 @@ inline task_wake(t, from, old) {
   if
   :: atomic { tstate[t] == T_PARKING -> tstate[t] = T_NOTIFIED }
   :: atomic { tstate[t] == T_PARKED -> tstate[t] = T_RUNNABLE };
-     if
-     :: from == t -> ready[t] = 1     /* its own worker: straight to ready */
-     :: else -> submit_remote(t, from, old)
-     fi
+     submit_remote(t, from, old)
+  :: else -> assert(false)
+  fi
+}
+
+/* The same on the task's own worker (commit bbf3b88): plain load and
+ * store, then straight to the ready queue (the scheduler is running, so
+ * the task has settled). */
+inline task_wake_here(t) {
+  if
+  :: tstate[t] == T_PARKED -> tstate[t] = T_RUNNABLE; ready[t] = 1
   :: else -> assert(false)
   fi
 }
@@ -293,43 +302,41 @@ inline wake_f() {
   f_mu = 0
 }
 
-/* runtime.c: all_stuck_since(rt, s), one load a step */
+/* runtime.c: all_stuck_since(rt, s), one load a step (the code's three
+ * loads of the one word rt->live - STOPPED, the task count, the
+ * reference count - are one load here) */
 inline all_stuck_since(s, ok) {
   ok = 0;
-  if
-  :: stopped || live_tasks == 0 -> skip
+  if                          /* rt->live: STOPPED, live tasks, references */
+  :: stopped || live_tasks == 0 || refs > 0 -> skip
   :: else ->
     if
-    :: refs > 0 -> skip
+    :: fa > 0 -> skip
     :: else ->
       if
-      :: fa > 0 -> skip
+      :: inbox[0] -> skip     /* uvgo__worker_inbox_empty, under its lock */
       :: else ->
         if
-        :: inbox[0] -> skip
+        :: inbox[1] -> skip
         :: else ->
           if
-          :: inbox[1] -> skip
+          :: !stuck[0] -> skip
           :: else ->
             if
-            :: !stuck[0] -> skip
+            :: !stuck[1] -> skip
             :: else ->
               if
-              :: !stuck[1] -> skip
+              :: refs > 0 -> skip
               :: else ->
-                if
-                :: refs > 0 -> skip
-                :: else ->
 #ifdef PROPOSED
-                  if
-                  :: fa > 0 -> skip
-                  :: atomic { fa == 0 -> snap_cp[w] = can_progress };
-                     ok = !s
-                  fi
-#else
-                  atomic { ok = !s; snap_cp[w] = can_progress }
-#endif
+                if            /* uvgo__foreign_active again, then activity */
+                :: fa > 0 -> skip
+                :: atomic { fa == 0 -> snap_cp[w] = can_progress };
+                   ok = !s
                 fi
+#else
+                atomic { ok = !s; snap_cp[w] = can_progress }  /* activity */
+#endif
               fi
             fi
           fi
@@ -443,7 +450,7 @@ LOOP:
      /* park.c: on_deadline for A's sleep */
      a_timer = 0;
      claim(A, won);
-     if :: won -> task_wake(A, 0, old) :: else -> skip fi;
+     if :: won -> task_wake_here(A) :: else -> skip fi;
      won = 0;
      break
   :: w == 0 && ctx_timer ->
@@ -463,11 +470,12 @@ LOOP:
      if :: won -> task_wake(B, 0, old) :: else -> skip fi;
      won = 0;
      break
-  :: w == 0 && pool_done ->
-     /* libuv: uv__work_done unregisters the request, then after_work */
-     atomic { pool_done = 0; req0 = 0 };
+  :: w == 0 && req0 ->
+     /* the pool ran A's work; libuv's uv__work_done (on W0's loop)
+      * unregisters the request, then calls after_work */
+     req0 = 0;
      claim(A, won);
-     if :: won -> task_wake(A, 0, old) :: else -> skip fi;
+     if :: won -> task_wake_here(A) :: else -> skip fi;
      won = 0;
      break
   :: probe[w] ->
@@ -574,9 +582,6 @@ proctype F() {
               f_mu = 0;
               atomic { f_signalled && f_mu == 0 -> f_mu = 1 }
            fi
-        :: f_timed ->                 /* uv_cond_timedwait, not yet due */
-           f_mu = 0;
-           atomic { f_mu == 0 -> f_mu = 1 }
         fi
      od;
      f_waiting = 0;
@@ -640,11 +645,6 @@ proctype R() {
   fi
 }
 
-proctype Pool() {
-end_pool:
-  req0 -> pool_done = 1
-}
-
 init {
   atomic {
     tstate[A] = T_RUNNABLE; ready[0] = 1;
@@ -655,6 +655,6 @@ init {
 #ifndef FIRST_CALL_WAKE
     f_registered = 1; fa = 1;         /* an earlier wait of F blocked */
 #endif
-    run Worker(0); run Worker(1); run F(); run R(); run Pool()
+    run Worker(0); run Worker(1); run F(); run R()
   }
 }
