@@ -61,6 +61,7 @@ check_usage "unknown option" --frobnicate
 check_usage "needs a value" -c
 check_usage "cannot read the URL file" -f "$tmp/no-such-file"
 check_usage "not a valid header" -H 'Bad Name: v' http://127.0.0.1:1/
+check_usage "the client sets Host itself" -H 'Host: x' http://127.0.0.1:1/
 check_usage "cannot create the output directory" -o /proc/self/nope http://127.0.0.1:1/
 "$fetch" --help >"$tmp/help.out"
 check_usage "not a writable directory" -o "$tmp/help.out" http://127.0.0.1:1/

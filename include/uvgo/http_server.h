@@ -108,8 +108,9 @@ typedef struct uvgo_http_server_config {
  * UV_ECANCELED, writes are aborted), and return once every connection
  * task has ended. Takes ownership of ln: it is closed and freed on return,
  * on every path. cfg may be NULL (defaults); it is copied.
- * @return 0 after the shutdown; UV_EINVAL (NULL ln or handler, a listener
- * of another worker; ln is still closed); UVGO_ENOTTASK; UV_ENOMEM;
+ * @return 0 after the shutdown; UV_EINVAL (NULL ln or handler: ln is
+ * still closed; a listener of another worker: left alone, this task
+ * cannot touch it); UVGO_ENOTTASK; UV_ENOMEM;
  * UVGO_ECONNCLOSED (someone else closed ln: the connections are drained
  * as for a shutdown). Task on ln's worker. */
 UVGO_EXTERN int uvgo_http_serve(uvgo_ctx *ctx, uvgo_listener *ln,

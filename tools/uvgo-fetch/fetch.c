@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <uvgo.h>
@@ -178,6 +179,11 @@ static void parse_args(int argc, char **argv, options *o) {
       if (uvgo_http_header_check(copy, value) != 0)
         die_usage("-H '%s': not a valid header (name a token, value without "
                   "CR, LF or control bytes)", h);
+      static const char *const owned[] = {"host", "content-length",
+                                          "transfer-encoding", "connection"};
+      for (size_t k = 0; k < sizeof owned / sizeof owned[0]; k++)
+        if (strcasecmp(copy, owned[k]) == 0)
+          die_usage("-H '%s': the client sets %s itself", h, copy);
       o->header_store[o->nheaders] = copy;
       o->headers[o->nheaders].name = copy;
       o->headers[o->nheaders].value = value;
