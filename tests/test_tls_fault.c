@@ -23,6 +23,7 @@ static void run_workers(unsigned workers, tls_main_fn fn) {
   uvgo_config cfg = {.workers = workers, .dump_on_sigquit = 1};
   ASSERT_OK(uvgo_run(&cfg, run_main, (void *)fn));
   tls_fx_remove(&fx);
+  tls_fx_check_leaks();
 }
 static void run1(tls_main_fn fn) { run_workers(1, fn); }
 

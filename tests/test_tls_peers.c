@@ -24,6 +24,7 @@ static void run_main(void *arg) { ((tls_main_fn)arg)(); }
 static void run1(tls_main_fn fn) {
   uvgo_config cfg = {.workers = 1};
   ASSERT_OK(uvgo_run(&cfg, run_main, (void *)fn));
+  tls_fx_check_leaks();
 }
 
 /* --- uvgo client, openssl s_server --- */

@@ -20,6 +20,10 @@
 
 #include "harness.h"
 
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/lsan_interface.h>
+#endif
+
 static const char *const names[] = {"ca",   "rogue_ca", "server",
                                     "expired", "other", "self",
                                     "client",  "rogue_client"};
@@ -393,4 +397,10 @@ void tls_srv_stop(tls_srv *s) {
   ASSERT_OK(uvgo_listener_close(s->ln));
   uvgo_wg_wait(&s->wg);
   uvgo_chan_release(s->results);
+}
+
+void tls_fx_check_leaks(void) {
+#if defined(__SANITIZE_ADDRESS__)
+  ASSERT_EQ(__lsan_do_recoverable_leak_check(), 0);
+#endif
 }
