@@ -51,6 +51,8 @@
 extern "C" {
 #endif
 
+/* A TLS configuration (opaque; one SSL_CTX): made by uvgo_tls_config_new,
+ * shared by reference, immutable once a connection used it. */
 typedef struct uvgo_tls_config uvgo_tls_config;
 
 /* Protocol versions, as on the wire (Go's tls.VersionTLS12 / 13). */
