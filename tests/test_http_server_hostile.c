@@ -50,6 +50,8 @@ static int handler(uvgo_http_req *req, uvgo_http_rw *w, void *arg) {
   }
   if (strncmp(path, "/seq/", 5) == 0)
     return uvgo_http_printf(w, "seq %s\n", path + 5);
+  if (strcmp(path, "/fail") == 0)
+    return UV_EIO;
   return uvgo_http_write(w, "hello\n", 6);
 }
 
@@ -264,6 +266,32 @@ static void burst_main(void) {
 }
 UVGO_TEST(http_server_hostile_pipelined_burst, http_server, 60) {
   run1(burst_main);
+}
+
+/* A failing handler behind pipelined requests: the answers before it are
+ * kept, then its 500, then the close. */
+static void pipelined_failure_main(void) {
+  hs_fixture f = {.cfg = strict_cfg(), .handler = handler};
+  hs_start(&f);
+  uvgo_conn *c = dial(f.port);
+  static const char reqs[] = "GET /seq/1 HTTP/1.1\r\nHost: t\r\n\r\n"
+                             "GET /seq/2 HTTP/1.1\r\nHost: t\r\n\r\n"
+                             "GET /fail HTTP/1.1\r\nHost: t\r\n\r\n"
+                             "GET /seq/4 HTTP/1.1\r\nHost: t\r\n\r\n";
+  ASSERT_OK(uvgo_conn_write(NULL, c, reqs, sizeof reqs - 1));
+  char buf[4096];
+  read_to_end(c, buf, sizeof buf);
+  uvgo_conn_close(c);
+  const char *one = strstr(buf, "\r\n\r\nseq 1\n");
+  const char *two = strstr(buf, "\r\n\r\nseq 2\n");
+  const char *fail = strstr(buf, "HTTP/1.1 500 Internal Server Error\r\n");
+  ASSERT(one != NULL && two != NULL && fail != NULL);
+  ASSERT(one < two && two < fail);
+  ASSERT(strstr(buf, "seq 4") == NULL); /* the connection ended at the 500 */
+  hs_stop(&f);
+}
+UVGO_TEST(http_server_pipelined_answers_kept_before_a_failure, http_server, 30) {
+  run1(pipelined_failure_main);
 }
 
 /* The client sends its request and half-closes: it still gets the

@@ -420,7 +420,8 @@ static int serve_one(uvgo__hconn *c) {
                  : c->req.body_err == UV_ETIMEDOUT ? 408
                  : c->req.body_err == UVGO_EHTTPBADREQUEST ? 400
                                                            : 500;
-    c->out_len = 0;
+    /* Nothing of this response is queued (its body waited for the
+     * headers); what is queued are earlier pipelined answers: keep them. */
     uvgo__hrw_error(w, status);
     linger(c);
     return CLOSE;
