@@ -114,10 +114,11 @@ static void close_idle(uvgo__hsrv *srv) {
 static void drain(uvgo__hsrv *srv) {
   srv->shutting_down = true;
   close_idle(srv);
-  if (uvgo_wg_wait_timeout(&srv->wg, srv->cfg.shutdown_timeout_ms ==
-                                             UVGO_HTTP_NO_TIMEOUT
-                                         ? UINT64_MAX / 2
-                                         : srv->cfg.shutdown_timeout_ms) != 0) {
+  if (srv->cfg.shutdown_timeout_ms == UVGO_HTTP_NO_TIMEOUT) {
+    uvgo_wg_wait(&srv->wg);
+    return;
+  }
+  if (uvgo_wg_wait_timeout(&srv->wg, srv->cfg.shutdown_timeout_ms) != 0) {
     /* Step 3: abort what is still running; every blocking call of those
      * tasks is a cancellation point under abort_ctx. */
     uvgo_ctx_cancel(srv->abort_ctx);
