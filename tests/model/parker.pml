@@ -337,5 +337,5 @@ active proctype FWaker() {
 
 active proctype Monitor() {
 end_mon:
-  atomic { !f_count_ok -> assert(false) }
+  atomic { !f_count_ok -> assert(f_count_ok) }
 }
