@@ -29,7 +29,7 @@ import sys
 import tempfile
 import time
 
-HIGHER_IS_BETTER = {"MB/s", "req/s", "x"}
+HIGHER_IS_BETTER = {"MB/s", "req/s", "hs/s", "x"}
 UNKNOWN_EXIT = 2
 BENCH_RE = re.compile(r"^BENCH\s+(\S+)\s+(\S+)\s+(\S+)\s*$")
 
