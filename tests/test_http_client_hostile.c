@@ -786,3 +786,48 @@ UVGO_TEST(http_client_bad_input, http, 30) {
              UVGO_ENOTTASK);
   (void)no_task;
 }
+
+/* --- out of memory at each allocation of a request --- */
+
+static int one_get(uvgo_http_client *c) {
+  uvgo_http_response *r;
+  int err = uvgo_http_get(NULL, c, peer_url("/"), &r);
+  if (err != 0)
+    return err;
+  const char *b;
+  size_t n;
+  err = uvgo_http_response_read_all(NULL, r, 64, &b, &n);
+  if (err == 0 && strcmp(b, "ok") != 0)
+    err = UV_EINVAL;
+  ASSERT_OK(uvgo_http_response_free(r));
+  return err;
+}
+
+static void oom_main(void) {
+  uvgo_http_client *c = new_client(NULL);
+  long before = uvgo_test_allocation_count();
+  ASSERT_OK(one_get(c)); /* the first request: dial and all */
+  long per = uvgo_test_allocation_count() - before;
+  ASSERT_GT(per, 0);
+  ASSERT_OK(uvgo_http_client_free(c));
+  int failed = 0;
+  for (long nth = 1; nth <= per + 2; nth++) {
+    c = new_client(NULL);
+    uvgo_test_fail_allocation(nth);
+    int err = one_get(c);
+    uvgo_test_fail_allocation(0);
+    /* Either the failure reached the caller as UV_ENOMEM, or it hit a
+     * buffer the request could do without; never another error, a crash
+     * or a leak (the harness counts). */
+    if (err != 0 && err != UV_ENOMEM)
+      uvgo_test_fail(__FILE__, __LINE__, "allocation %ld: %s", nth,
+                     uvgo_err_name(err));
+    failed += err == UV_ENOMEM;
+    ASSERT_OK(uvgo_http_client_free(c));
+  }
+  ASSERT_GT(failed, 0);
+}
+
+UVGO_TEST(http_client_out_of_memory_at_each_allocation, http, 60) {
+  run_with_peer(answer_all, NULL, oom_main);
+}

@@ -246,10 +246,11 @@ ssize_t uvgo__http_parser_feed(uvgo__http_parser *p, const char *data,
     p->in_message = false;
     p->keep_alive = false;
     break;
-  case HPE_USER:
-    return p->err != 0 ? p->err : (p->err = bad_message(p));
   default:
-    return p->err = bad_message(p);
+    /* A callback's own error (out of memory, a limit) wins: llhttp
+     * reports it as HPE_USER from data callbacks but as
+     * HPE_CB_HEADERS_COMPLETE and the like from the others. */
+    return p->err != 0 ? p->err : (p->err = bad_message(p));
   }
   if (in_head) {
     /* Only the bytes up to the end of the head count toward its limit;
