@@ -298,3 +298,31 @@ UVGO_TEST(tls_uvgo_server_against_curl, tls, 60) {
   }
   tls_fx_remove(&fx);
 }
+
+/* Renegotiation is refused: s_client asks for one (its "R" command, TLS
+ * 1.2), the uvgo server answers no_renegotiation, s_client gives up on
+ * the connection, and the server reads that as the protocol error it is. */
+static const char s_client_reneg[] =
+    "read port; exec openssl s_client -connect 127.0.0.1:$port -tls1_2 "
+    "-servername localhost -CAfile \"$1/ca.crt\"";
+
+static void reneg_main(void) {
+  uvgo_tls_config *scfg = tls_fx_server_config(&fx, "server");
+  tls_srv_result r = serve_peer(scfg, "R\n");
+  ASSERT_OK(r.err);
+  ASSERT_EQ(r.info.version, UVGO_TLS_VERSION_1_2);
+  ASSERT(r.end != 0 && r.end != UV_EOF);
+  ASSERT_STR_CONTAINS(peer_out, "RENEGOTIATING");
+  ASSERT_STR_CONTAINS(peer_out, "no renegotiation");
+  uvgo_tls_config_release(scfg);
+}
+
+UVGO_TEST(tls_uvgo_server_refuses_renegotiation, tls, 60) {
+  need("openssl");
+  tls_fx_make(&fx);
+  start_script_peer(s_client_reneg);
+  peer_script = s_client_reneg;
+  run1(reneg_main);
+  tls_peer_kill(&peer);
+  tls_fx_remove(&fx);
+}
