@@ -28,9 +28,10 @@ done
 
 # name | model | spin defines | expectation | hash table size (log2)
 # The expectation: pass, or "assert:TEXT" (an assertion violation whose
-# text contains TEXT), or "end" (an invalid end state).
-cases='parker|parker.pml||pass|23
-parker_old_accounting|parker.pml|-DOLD_ACCOUNTING|assert:f_registered|18
+# text contains TEXT), or "end" (an invalid end state). Defines separated
+# by ';' are separate runs of the model, all with that expectation.
+cases='parker|parker.pml|-DTASK_ONLY;-DTHREAD_ONLY|pass|22
+parker_old_accounting|parker.pml|-DTHREAD_ONLY -DOLD_ACCOUNTING|assert:f_registered|18
 chan_close|chan_close.pml||pass|22
 verdict|verdict.pml||pass|25
 verdict_old_accounting|verdict.pml|-DOLD_ACCOUNTING|assert:snap_cp|20
@@ -49,10 +50,21 @@ trap 'rm -rf "$work"' EXIT INT TERM
 run_case() {
   line=$(printf '%s\n' "$cases" | grep "^$1|") || { echo "check-models: no case $1" >&2; return 1; }
   model=$(echo "$line" | cut -d'|' -f2)
-  defs=$(echo "$line" | cut -d'|' -f3)
+  alldefs=$(echo "$line" | cut -d'|' -f3)
   expect=$(echo "$line" | cut -d'|' -f4)
   hash=$(echo "$line" | cut -d'|' -f5)
-  dir="$work/$1"
+  n=0
+  while :; do
+    n=$((n + 1))
+    defs=$(echo "$alldefs" | cut -d';' -f$n)
+    run_one "$1" "$1.$n" || return 1
+    echo "$alldefs" | grep -q "^\([^;]*;\)\{$n\}" || break
+  done
+  return 0
+}
+
+run_one() {
+  dir="$work/$2"
   mkdir -p "$dir" && cp "$models/$model" "$dir/" || return 1
   cd "$dir" || return 1
   # shellcheck disable=SC2086

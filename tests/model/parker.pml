@@ -24,7 +24,9 @@
  *                       of an ended scope and uvgo__parker_abandon, the
  *                       deadline on its own heap, task.c
  *                       uvgo__task_switch_out -> settle); the loop's
- *                       on_async draining the inbox (worker.c), the
+ *                       on_async draining the inbox and spin_for_inbox
+ *                       (worker.c, commit 26bcc25: the spinner clears
+ *                       `spinning`, then reads inbox_signalled again), the
  *                       deadline firing (park.c on_deadline), and another
  *                       task on the same worker waking T (a local wake:
  *                       uvgo__worker_submit straight to the ready queue).
@@ -32,7 +34,8 @@
  *                       finds T queued: chan.c uvgo__waitq_claim under the
  *                       primitive's lock, then uvgo__parker_wake ->
  *                       task.c uvgo__task_wake -> worker.c inbox push and
- *                       signal_inbox (inbox_signalled, uv_async_send).
+ *                       signal_inbox (exchange inbox_signalled, then no
+ *                       uv_async_send if the worker is spinning).
  *   proctype Cancel     ctx.c uvgo__ctx_end on another thread: under the
  *                       context's lock, claim every watcher and wake it.
  *   proctype F          a plain thread's wait (park.c: prepare, then
@@ -45,7 +48,10 @@
  *
  * Switches: -DOLD_ACCOUNTING encodes foreign.c before commit d26f3d4 (the
  * count released for every wait and taken back on resumption): the count
- * invariant fails. -DEPISODES=n (default 2) park episodes of T.
+ * invariant fails. -DEPISODES=n (default 2) park episodes of T. The task
+ * half (W, Partner, Cancel) and the plain-thread half (F, FWaker,
+ * Monitor) share no variable: -DTASK_ONLY and -DTHREAD_ONLY check each on
+ * its own (tests/check-models.sh does), far faster than their product.
  *
  * Abstracted away: what the primitive is (one queue slot stands for the
  * channel or wait queue), values and their copies, select (one parker
@@ -86,6 +92,7 @@ bit inbox;                /* T in worker 0's inbox */
 bit ready;                /* T in worker 0's ready queue */
 bit sig;                  /* inbox_signalled */
 bit async_pend;           /* uv_async_send pending */
+bit spinning;             /* worker 0 spins on its inbox (spin_for_inbox) */
 bit timer;                /* T's deadline on worker 0's heap */
 bit ctx_err;              /* the context ended */
 bit watch_on;             /* T's watch link on the context */
@@ -137,16 +144,19 @@ inline task_wake(here, old) {
   :: atomic { t_state == T_PARKING -> t_state = T_NOTIFIED }
   :: atomic { t_state == T_PARKED -> t_state = T_RUNNABLE };
         inbox = 1;                     /* pushed under inbox_lock */
+        /* signal_inbox: exchange the flag, skip the send for a spinner */
         atomic { old = sig; sig = 1 };
-        atomic { if :: old == 0 -> async_pend = 1 :: else -> skip fi;
+        atomic { if :: old == 0 && !spinning -> async_pend = 1
+                    :: else -> skip fi;
                  old = 0 }
   :: else -> assert(false)             /* a wake that lands on a running task */
   fi
   fi
 }
 
+#ifndef THREAD_ONLY
 active proctype W() {
-  bit won; bit old; bit deadline; bit watched;
+  bit won; bit old; bit deadline; bit watched; bit spun;
   do
   :: t_ep < EPISODES ->
      t_ep++;
@@ -183,6 +193,19 @@ active proctype W() {
      :: atomic { async_pend -> async_pend = 0 };
         sig = 0;                        /* on_async */
         atomic { if :: inbox -> inbox = 0; ready = 1 :: else -> skip fi }
+     :: !ready && !spun ->              /* drain: spin_for_inbox, once */
+        spun = 1;                       /* before it sleeps in its poll */
+        spinning = 1;
+        if
+        :: sig -> skip                  /* saw the flag while spinning */
+        :: skip                         /* the budget ran out */
+        fi;
+        spinning = 0;
+        if
+        :: sig -> sig = 0;
+           atomic { if :: inbox -> inbox = 0; ready = 1 :: else -> skip fi }
+        :: else -> skip
+        fi
      :: timer ->                        /* on_deadline */
         timer = 0;
         claim_t(R_DEADLINE, won);
@@ -195,6 +218,7 @@ active proctype W() {
         won = 0
      od;
      /* resumed: remove the deadline, unwatch, unlink */
+     spun = 0;
      timer = 0;
      if :: watched -> watch_on = 0 :: else -> skip fi;
 resumed:
@@ -239,7 +263,10 @@ active proctype Cancel() {
   if :: won -> task_wake(0, old) :: else -> skip fi
 }
 
+#endif /* THREAD_ONLY */
+
 /* --- a plain thread's wait --- */
+#ifndef TASK_ONLY
 
 /* foreign.c: F's count is never low unless F is asleep in an untimed
  * wait that nobody has signalled yet. */
@@ -339,3 +366,4 @@ active proctype Monitor() {
 end_mon:
   atomic { !f_count_ok -> assert(f_count_ok) }
 }
+#endif /* TASK_ONLY */

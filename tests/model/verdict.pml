@@ -88,7 +88,10 @@
  * clears before calling on_async); messages posted with
  * uvgo__worker_post (they are inbox pushes like a task's); stealing and
  * the global queue (new tasks start where they are queued here);
- * spin_for_inbox (spin_ns = 0); memory orderings (every atomic is
+ * spin_for_inbox (commit 26bcc25: a spinning worker takes its inbox
+ * as on_async does - clear_stuck, then the inbox - only without the
+ * uv_async_send; the handshake that makes the skipped send safe is
+ * checked in parker.pml); memory orderings (every atomic is
  * sequentially consistent here; the code uses seq_cst for the counters
  * the check reads). The task-side park/wake protocol is the one
  * parker.pml checks; it is repeated here only as far as the accounting
