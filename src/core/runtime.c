@@ -226,6 +226,7 @@ static int rt_new(const uvgo_config *cfg, uv_loop_t *host_loop, uvgo_rt **out) {
   rt->spin_budget_ns = rt->cfg.spin_ns == 0 ? UVGO__SPIN_DEFAULT_NS
                        : rt->cfg.spin_ns == UVGO_SPIN_NEVER ? 0
                                                             : rt->cfg.spin_ns;
+  rt->ncpu = (int)uv_available_parallelism();
   if (rt->cfg.cancel_on_signal) {
     err = uvgo_ctx_with_cancel(uvgo_ctx_background(), &rt->root);
     if (err != 0) {

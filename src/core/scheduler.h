@@ -163,6 +163,7 @@ struct uvgo_rt {
   _Atomic int idle_workers;
   _Atomic int spinners;     /* workers spinning on their inbox */
   unsigned spin_budget_ns;  /* from cfg.spin_ns; 0 = never spin */
+  int ncpu;                 /* cores available to the process */
   uv_mutex_t global_lock;   /* guards global_q and spare_tasks */
   uvgo_task *spare_tasks;   /* task records passed between workers */
   _Atomic size_t spare_count;

@@ -1,5 +1,6 @@
 /* Workers: one thread, one loop, a drain point per tick, an inbox for other
  * threads, and stealing of not-yet-started tasks when idle. */
+#include <sched.h>
 #include <stdlib.h>
 
 #include "core/scheduler.h"
@@ -260,9 +261,11 @@ static bool spin_for_inbox(uvgo__worker *w) {
   unsigned budget = rt->spin_budget_ns;
   if (budget == 0 || (rt->attached && w->id == 0))
     return false; /* never on the host's loop: it has its own I/O */
+  /* Spin only on a core nobody in this runtime needs: with more workers
+   * than cores a spinner would take the CPU from a worker with work. */
   int busy = busy_workers(rt) - 1; /* not counting this one */
-  if (busy <= 0 ||
-      atomic_load_explicit(&rt->spinners, memory_order_relaxed) >= busy)
+  int spinners = atomic_load_explicit(&rt->spinners, memory_order_relaxed);
+  if (busy <= 0 || spinners >= busy || busy + spinners + 1 > rt->ncpu)
     return false;
   /* Adaptive: a spin that ends empty-handed halves the next one (down to
    * 1/64 of the budget), one that finds work restores it. On a machine
@@ -274,7 +277,7 @@ static bool spin_for_inbox(uvgo__worker *w) {
   atomic_store(&w->spinning, 1);
   bool work = false;
   uint64_t until = uv_hrtime() + w->spin_ns;
-  for (;;) {
+  for (unsigned round = 1;; round++) {
     bool signalled = false;
     for (int i = 0; i < 32; i++) {
       if (atomic_load_explicit(&w->inbox_signalled, memory_order_acquire)) {
@@ -296,6 +299,11 @@ static bool spin_for_inbox(uvgo__worker *w) {
     if (busy_workers(rt) <= 0 || uv_hrtime() >= until ||
         atomic_load_explicit(&w->stop, memory_order_relaxed))
       break;
+    /* Now and then let another runnable thread have this CPU: on a
+     * machine with more runnable threads than cores the waker may be
+     * waiting for exactly this one. */
+    if (round % 16 == 0)
+      sched_yield();
   }
   atomic_store(&w->spinning, 0);
   atomic_fetch_sub(&rt->spinners, 1);
@@ -330,9 +338,14 @@ static void run_budget(uvgo__worker *w) {
 static void drain(uvgo__worker *w) {
   UVGO__COUNT(w->n_wakeups, 1);
   mark_busy(w);
+  /* Spin again only when the spin gave this worker something to run: inbox
+   * messages that make nothing runnable (a plain thread resetting a timer
+   * over and over) must not keep the worker from its loop, whose timers
+   * and I/O are what the tasks wait for. */
   do
     run_budget(w);
-  while (!has_local_work(w) && spin_for_inbox(w));
+  while (!has_local_work(w) && spin_for_inbox(w) &&
+         (has_local_work(w) || stealable_work(w)));
   if (has_local_work(w) || atomic_load_explicit(&w->rt->global_len,
                                                 memory_order_relaxed) > 0) {
     set_idle_handle(w, true);
