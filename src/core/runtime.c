@@ -87,7 +87,9 @@ bool uvgo__rt_has_refs(const uvgo_rt *rt) {
  *     inbox (pushed under inbox_lock) from the push until the worker takes
  *     it, and every push bumps rt->activity after it;
  *   - a plain thread that is registered (it made a blocking or waking
- *     call) and is not blocked in an untimed wait: counted in
+ *     call; a waking call registers it before its wake is visible in a
+ *     task's state or an inbox) and is not blocked in an untimed wait:
+ *     counted in
  *     uvgo__foreign_active. Its untimed wait lends the count to the waker,
  *     which gives it back under the parker's mutex BEFORE it signals, so
  *     the count covers the thread from the wake on, with no window before
@@ -128,7 +130,13 @@ static bool all_stuck_since(uvgo_rt *rt, uint64_t since) {
   for (unsigned i = 0; i < rt->nworkers; i++)
     if (!atomic_load(&rt->workers[i]->stuck))
       return false;
-  return !uvgo__rt_has_refs(rt) && atomic_load(&rt->activity) == since;
+  /* The plain-thread count once more, right before the closing activity
+   * load: a plain thread registers before its wake is visible, so one
+   * that pushed an inbox after the inbox reads above is counted here or
+   * has bumped activity by the load below (tests/model/verdict.pml). */
+  return !uvgo__rt_has_refs(rt) &&
+         atomic_load(&uvgo__foreign_active) == 0 &&
+         atomic_load(&rt->activity) == since;
 }
 
 static void on_deadlock_probe(uvgo__timer_entry *e) {

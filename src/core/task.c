@@ -361,6 +361,10 @@ void uvgo__task_wake(uvgo_task *t) {
     }
     return;
   }
+  /* A plain thread counts as taking part before its wake can be seen
+   * anywhere (the state, then the inbox): the deadlock check must not see
+   * the wake half done and no one active (tests/model/verdict.pml). */
+  uvgo__foreign_thread_enter();
   for (;;) {
     int s = atomic_load_explicit(&t->state, memory_order_acquire);
     if (s == UVGO__TASK_PARKING) {

@@ -123,6 +123,7 @@ void uvgo__worker_submit(uvgo__worker *w, uvgo_task *t) {
     uvgo__worker_ready(w, t);
     return;
   }
+  uvgo__foreign_thread_enter(); /* counted before the push is visible */
   uv_mutex_lock(&w->inbox_lock);
   uvgo__taskq_push(&w->inbox, t);
   uv_mutex_unlock(&w->inbox_lock);
@@ -135,6 +136,7 @@ void uvgo__worker_post(uvgo__worker *w, uvgo__msg *m) {
     m->fn(m);
     return;
   }
+  uvgo__foreign_thread_enter(); /* counted before the push is visible */
   uv_mutex_lock(&w->inbox_lock);
   if (w->msgs_tail != NULL)
     w->msgs_tail->next = m;
@@ -146,7 +148,6 @@ void uvgo__worker_post(uvgo__worker *w, uvgo__msg *m) {
 }
 
 static void signal_inbox(uvgo__worker *w) {
-  uvgo__foreign_thread_enter();
   atomic_fetch_add(&w->rt->activity, 1);
   /* libuv 1.44's uv_async_send checks its pending flag before any barrier;
    * without this fence the push above may not be visible to the wakee. */
