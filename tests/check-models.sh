@@ -35,7 +35,7 @@ cases='parker|parker.pml|-DTASK_ONLY;-DTHREAD_ONLY|pass|22
 parker_old_accounting|parker.pml|-DTHREAD_ONLY -DOLD_ACCOUNTING|assert:f_registered|18
 chan_close|chan_close.pml||pass|22
 verdict|verdict.pml||pass|25
-verdict_old_accounting|verdict.pml|-DOLD_ACCOUNTING|assert:snap_cp|20
+verdict_old_accounting|verdict.pml|-DOLD_ACCOUNTING -DF_UNTIMED|assert:snap_cp|20
 verdict_first_call_wake|verdict.pml|-DFIRST_CALL_WAKE|assert:snap_cp|21
 verdict_exit_hang|verdict.pml|-DSTRICT_END|end|18
 verdict_proposed|verdict.pml|-DPROPOSED -DFIRST_CALL_WAKE -DSTRICT_END|pass|26|-DCOLLAPSE'

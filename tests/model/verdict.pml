@@ -49,6 +49,12 @@
  *                       back only once it had resumed. The model must find
  *                       the false verdict of issue 12 (check-models.sh
  *                       expects the VERDICT assertion to fail).
+ *   -DF_UNTIMED         F's wait has no deadline (with -DOLD_ACCOUNTING the
+ *                       counterexample is then exactly issue 12's: A's
+ *                       uvgo_wg_done wakes F, F has not resumed yet, the
+ *                       probe sees nobody active; without it SPIN first
+ *                       finds the same bug through a timed wait that ends
+ *                       by itself, which the old code also left uncounted).
  *   -DFIRST_CALL_WAKE   F is not registered before its send to A (its
  *                       WaitGroup wait may return at once, and only a
  *                       wait that blocks registers), so the send is the
@@ -536,7 +542,11 @@ out:
 proctype F() {
   bit won; bit old;
   /* uvgo_wg_wait(&wg) */
+#ifdef F_UNTIMED
+  f_timed = 0;
+#else
   if :: f_timed = 1 :: f_timed = 0 fi;
+#endif
   atomic {                            /* under the WaitGroup's lock */
     if
     :: wg == 0 -> won = 0
