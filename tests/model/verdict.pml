@@ -43,7 +43,7 @@
  *                       (runtime.c): it may wake B (racing X's timer for
  *                       B's claim), then uvgo_rt_unref, then exits.
  *
- * Switches (the default is the code as it is since commit d26f3d4):
+ * Switches (the default is the code as it is since commit a9b243c):
  *   -DOLD_ACCOUNTING    the accounting before d26f3d4: a plain thread
  *                       released its count for every wait and took it
  *                       back only once it had resumed. The model must find
@@ -57,30 +57,29 @@
  *                       by itself, which the old code also left uncounted).
  *   -DFIRST_CALL_WAKE   F is not registered before its send to A (its
  *                       WaitGroup wait may return at once, and only a
- *                       wait that blocks registers), so the send is the
- *                       call that registers it. KNOWN BUG: signal_inbox
- *                       pushes, then registers the thread and bumps
- *                       rt->activity; a probe between the two gives a
- *                       verdict with A in W0's inbox.
+ *                       wait that blocks registers), so the wake is the
+ *                       call that registers it. check-models.sh runs the
+ *                       model with and without it.
+ *   -DREGISTER_LATE     the code before commit a9b243c: a plain thread
+ *                       registered only in signal_inbox, after its state
+ *                       CAS and inbox push, and all_stuck_since read the
+ *                       plain-thread count only first. With
+ *                       -DFIRST_CALL_WAKE a probe between the push and the
+ *                       activity bump gives a verdict with A in W0's inbox
+ *                       (found by this model; check-models.sh expects it).
  *   -DSTRICT_END        a worker waiting for ever with tasks alive (a run
  *                       that neither ends nor gets its verdict) is an
- *                       error. KNOWN BUG: a plain thread's exit
+ *                       error. KNOWN GAP: a plain thread's exit
  *                       (participant_exit) and uvgo_rt_unref lower what
  *                       the check reads without making any worker check
  *                       again, so a real deadlock reached while F or R
  *                       was still counted hangs instead of a verdict.
- *   -DPROPOSED          the changes proposed for those bugs:
- *                       a plain thread registers (foreign_thread_enter)
- *                       when its wake of a task starts (uvgo__task_wake,
- *                       before the state CAS; uvgo__worker_post before
- *                       its push), not after the push;
- *                       all_stuck_since reads uvgo__foreign_active again
- *                       after the second reference load and before its
- *                       final rt->activity load; a plain thread's exit and
- *                       uvgo_rt_unref bump rt->activity BEFORE they lower
- *                       their count, then signal worker 0 (whose on_async
- *                       and drain check again). With it the model
- *                       verifies with -DFIRST_CALL_WAKE -DSTRICT_END.
+ *   -DEXIT_RECHECK      the change proposed for that gap: a plain
+ *                       thread's exit and uvgo_rt_unref bump rt->activity
+ *                       BEFORE they lower their count, then signal worker
+ *                       0 (whose on_async and drain check again). With it
+ *                       the model verifies with -DFIRST_CALL_WAKE
+ *                       -DSTRICT_END.
  *
  * Abstracted away: the 100 ms grace period (the probe may fire at any
  * later moment, so every false verdict found here also needs a thread
@@ -207,8 +206,8 @@ inline enter(from) {
 /* worker.c: uvgo__worker_submit from another thread + signal_inbox */
 inline submit_remote(w, from, old) {
   inbox[w] = 1;                       /* pushed under inbox_lock */
-#ifndef PROPOSED
-  enter(from);
+#ifdef REGISTER_LATE
+  enter(from);                        /* before a9b243c: signal_inbox */
 #endif
   bump();
   atomic { old = sig[w]; sig[w] = 1 };
@@ -224,8 +223,8 @@ inline submit_remote(w, from, old) {
 /* task.c: uvgo__task_wake by the claim's winner, from `from` (a worker
  * id or a plain thread). The winner always finds it PARKING or PARKED. */
 inline task_wake(t, from, old) {
-#ifdef PROPOSED
-  enter(from);
+#ifndef REGISTER_LATE
+  enter(from);                        /* a9b243c: before the CAS */
 #endif
   if
   :: atomic { tstate[t] == T_PARKING -> tstate[t] = T_NOTIFIED }
@@ -280,9 +279,9 @@ inline live_zero_check() {
   fi
 }
 
-/* -DPROPOSED: make worker 0 check again (uv_async_send). */
+/* -DEXIT_RECHECK: make worker 0 check again (uv_async_send). */
 inline poke(old) {
-#ifdef PROPOSED
+#ifdef EXIT_RECHECK
   atomic { old = sig[0]; sig[0] = 1 };
   atomic {
     if
@@ -337,7 +336,7 @@ inline all_stuck_since(s, ok) {
               if
               :: refs > 0 -> skip
               :: else ->
-#ifdef PROPOSED
+#ifndef REGISTER_LATE
                 if            /* uvgo__foreign_active again, then activity */
                 :: fa > 0 -> skip
                 :: atomic { fa == 0 -> snap_cp[w] = can_progress };
@@ -620,7 +619,7 @@ proctype F() {
   /* the thread exits: participant_exit */
   if
   :: f_registered ->
-#ifdef PROPOSED
+#ifdef EXIT_RECHECK
      bump();
 #endif
      atomic { fa--; f_done = 1 }; poke(old)
@@ -642,7 +641,7 @@ proctype R() {
   :: else -> skip
   fi;
   /* uvgo_rt_unref -> live_sub */
-#ifdef PROPOSED
+#ifdef EXIT_RECHECK
   bump();
 #endif
   atomic { refs--; r_holds_ref = 0; live_zero_check() };
@@ -650,7 +649,7 @@ proctype R() {
   /* exit */
   if
   :: r_registered ->
-#ifdef PROPOSED
+#ifdef EXIT_RECHECK
      bump();
 #endif
      atomic { fa--; r_done = 1 }; poke(old)
