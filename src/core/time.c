@@ -151,7 +151,7 @@ int uvgo__after_recv(uvgo_chan *c, void *elem) {
 
 struct uvgo_timer {
   uint32_t magic;
-  _Atomic int lock;         /* guards the desired state below */
+  uv_mutex_t lock;          /* guards the desired state below */
   uvgo_chan *ch;            /* cap 1, uint64_t elements */
   uvgo__worker *owner;      /* whose heap holds `entry` */
   uvgo__timer_entry entry;  /* owner thread only */
@@ -163,13 +163,14 @@ struct uvgo_timer {
   uint64_t period;          /* ticker period; 0 for a one-shot timer */
 };
 
-static void tlock(uvgo_timer *t) {
-  while (atomic_exchange_explicit(&t->lock, 1, memory_order_acquire))
-    sched_yield(); /* rare: held for a few instructions */
-}
-static void tunlock(uvgo_timer *t) {
-  atomic_store_explicit(&t->lock, 0, memory_order_release);
-}
+/* A sleeping lock, not a spinlock: a plain thread may reset a timer in a
+ * tight loop while the owner worker drains its messages, and on a machine
+ * with more runnable threads than cores a preempted holder of a yielding
+ * spinlock stalled the others for whole time slices (a 2 s stress case ran
+ * past 100 s beside three CPU hogs). Timers are not on the uvgo_after fast
+ * path, so an uncontended mutex costs nothing that matters. */
+static void tlock(uvgo_timer *t) { uv_mutex_lock(&t->lock); }
+static void tunlock(uvgo_timer *t) { uv_mutex_unlock(&t->lock); }
 
 /* Owner thread, lock held. */
 static void sync_heap(uvgo_timer *t) {
@@ -192,6 +193,7 @@ static void sync_heap(uvgo_timer *t) {
 }
 
 static void destroy(uvgo_timer *t) {
+  uv_mutex_destroy(&t->lock);
   uvgo_chan_release(t->ch);
   t->magic = UVGO__DEAD_MAGIC;
   uvgo__free(t);
@@ -259,8 +261,13 @@ static int timer_new(uint64_t ms, uint64_t period, uvgo_timer **out) {
   uvgo_timer *t = uvgo__calloc(1, sizeof *t);
   if (t == NULL)
     return UV_ENOMEM;
+  if (uv_mutex_init(&t->lock) != 0) {
+    uvgo__free(t);
+    return UV_ENOMEM;
+  }
   t->ch = uvgo_chan_new(sizeof(uint64_t), 1);
   if (t->ch == NULL) {
+    uv_mutex_destroy(&t->lock);
     uvgo__free(t);
     return UV_ENOMEM;
   }
