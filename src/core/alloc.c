@@ -3,6 +3,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include <string.h>
+
 #include "core/internal.h"
 
 typedef struct {
@@ -34,6 +36,14 @@ void *uvgo__calloc(size_t count, size_t size) {
   if (count == 0 || size == 0)
     count = size = 1;
   return current_allocator.calloc_func(count, size);
+}
+
+char *uvgo__strdup(const char *s) {
+  size_t n = strlen(s) + 1;
+  char *d = uvgo__malloc(n);
+  if (d != NULL)
+    memcpy(d, s, n);
+  return d;
 }
 
 void *uvgo__realloc(void *ptr, size_t size) {

@@ -23,6 +23,9 @@
 /* Allocation: every byte uvgo allocates comes through here (src/alloc.c). */
 void *uvgo__malloc(size_t size);
 void *uvgo__calloc(size_t count, size_t size);
+/* A copy of s through the allocator hook (so fault injection reaches it),
+ * or NULL when out of memory. */
+char *uvgo__strdup(const char *s);
 void *uvgo__realloc(void *ptr, size_t size);
 void uvgo__free(void *ptr);
 

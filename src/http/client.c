@@ -10,14 +10,6 @@
 
 /* --- clients --- */
 
-static char *dup_str(const char *s) {
-  size_t n = strlen(s) + 1;
-  char *d = uvgo__malloc(n);
-  if (d != NULL)
-    memcpy(d, s, n);
-  return d;
-}
-
 static int make_tls_config(uvgo_http_client *c,
                            const uvgo_http_client_config *cfg) {
   if (cfg != NULL && cfg->tls != NULL) {
@@ -69,12 +61,12 @@ int uvgo_http_client_new(const uvgo_http_client_config *cfg,
     const char *ua = cfg->user_agent;
     if (!uvgo__http_is_field_value(ua, strlen(ua)))
       err = UVGO_EHTTPBADHEADER;
-    else if (*ua != '\0' && (c->user_agent = dup_str(ua)) == NULL)
+    else if (*ua != '\0' && (c->user_agent = uvgo__strdup(ua)) == NULL)
       err = UV_ENOMEM;
   } else {
     char def[32];
     snprintf(def, sizeof def, "uvgo/%s", uvgo_version_string());
-    if ((c->user_agent = dup_str(def)) == NULL)
+    if ((c->user_agent = uvgo__strdup(def)) == NULL)
       err = UV_ENOMEM;
   }
   if (err == 0)
@@ -663,7 +655,7 @@ int uvgo_http_do(uvgo_ctx *ctx, uvgo_http_client *c,
     return err;
   if ((err = uvgo__http_url_parse(req->url, &st.url)) != 0)
     return err;
-  st.orig_host = dup_str(st.url.host);
+  st.orig_host = uvgo__strdup(st.url.host);
   if (st.orig_host == NULL) {
     uvgo__http_url_free(&st.url);
     return UV_ENOMEM;

@@ -38,14 +38,6 @@ static void phase_end(uvgo_ctx *phase) {
 
 /* --- origins --- */
 
-static char *dup_str(const char *s) {
-  size_t n = strlen(s) + 1;
-  char *d = uvgo__malloc(n);
-  if (d != NULL)
-    memcpy(d, s, n);
-  return d;
-}
-
 static void origin_free(uvgo__http_origin *o) {
   uvgo__free(o->key);
   uvgo__free(o->host);
@@ -93,8 +85,8 @@ static int origin_new(uvgo_http_client *c, const uvgo__http_url *u,
   uvgo__http_origin *o = uvgo__calloc(1, sizeof *o);
   if (o == NULL)
     return UV_ENOMEM;
-  o->key = dup_str(key);
-  o->host = dup_str(u->host);
+  o->key = uvgo__strdup(key);
+  o->host = uvgo__strdup(u->host);
   o->https = u->https;
   o->port = u->port;
   int err = (o->key == NULL || o->host == NULL) ? UV_ENOMEM : 0;

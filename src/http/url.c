@@ -18,7 +18,6 @@ static char *dup_range(const char *first, const char *after) {
   return s;
 }
 
-static char *dup_str(const char *s) { return dup_range(s, s + strlen(s)); }
 
 static bool range_empty(const UriTextRangeA *r) {
   return r->first == NULL || r->afterLast == r->first;
@@ -108,7 +107,7 @@ int uvgo__http_url_parse(const char *s, uvgo__http_url *out) {
   out->host = dup_range(uri.hostText.first, uri.hostText.afterLast);
   out->target = make_target(s, &uri);
   const char *hash = strchr(s, '#');
-  out->text = hash != NULL ? dup_range(s, hash) : dup_str(s);
+  out->text = hash != NULL ? dup_range(s, hash) : uvgo__strdup(s);
   if (!range_empty(&uri.userInfo))
     out->userinfo = dup_range(uri.userInfo.first, uri.userInfo.afterLast);
   if (out->host == NULL || out->target == NULL || out->text == NULL ||

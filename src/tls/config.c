@@ -179,18 +179,8 @@ int uvgo_tls_config_new(uvgo_tls_config **out) {
   return 0;
 }
 
-static int check_cfg(const uvgo_tls_config *cfg, const char *call) {
-  if (cfg == NULL)
-    return uvgo__misuse(UV_EINVAL, call, "NULL config",
-                        __builtin_return_address(0));
-  if (UVGO__UNLIKELY(cfg->magic != UVGO__TLS_CONFIG_MAGIC))
-    return uvgo__misuse(UVGO_ERELEASED, call, "config used after release",
-                        __builtin_return_address(0));
-  return 0;
-}
-
 int uvgo_tls_config_retain(uvgo_tls_config *cfg) {
-  int err = check_cfg(cfg, "uvgo_tls_config_retain");
+  int err = uvgo__tls_check_config(cfg, "uvgo_tls_config_retain");
   if (err != 0)
     return err;
   atomic_fetch_add_explicit(&cfg->refs, 1, memory_order_relaxed);
@@ -200,7 +190,7 @@ int uvgo_tls_config_retain(uvgo_tls_config *cfg) {
 int uvgo_tls_config_release(uvgo_tls_config *cfg) {
   if (cfg == NULL)
     return 0;
-  int err = check_cfg(cfg, "uvgo_tls_config_release");
+  int err = uvgo__tls_check_config(cfg, "uvgo_tls_config_release");
   if (err != 0)
     return err;
   long left = atomic_fetch_sub_explicit(&cfg->refs, 1, memory_order_acq_rel);
@@ -240,7 +230,7 @@ int uvgo__tls_config_freeze(uvgo_tls_config *cfg) {
 
 /* Lock cfg for a change; @return 0 (locked) or an error (not locked). */
 static int begin(uvgo_tls_config *cfg, const char *call) {
-  int err = check_cfg(cfg, call);
+  int err = uvgo__tls_check_config(cfg, call);
   if (err != 0)
     return err;
   uv_mutex_lock(&cfg->mu);

@@ -115,16 +115,6 @@ static unsigned peer_port(uvgo_conn *raw) {
   return 0;
 }
 
-static int check_config(uvgo_tls_config *cfg, const char *call) {
-  if (cfg == NULL)
-    return uvgo__misuse(UV_EINVAL, call, "NULL config",
-                        __builtin_return_address(0));
-  if (UVGO__UNLIKELY(cfg->magic != UVGO__TLS_CONFIG_MAGIC))
-    return uvgo__misuse(UVGO_ERELEASED, call, "config used after release",
-                        __builtin_return_address(0));
-  return 0;
-}
-
 static int start(uvgo_ctx *ctx, uvgo_conn *raw, uvgo_tls_config *cfg,
                  bool server, const char *name, uvgo_conn **out,
                  const char *call) {
@@ -142,7 +132,7 @@ static int start(uvgo_ctx *ctx, uvgo_conn *raw, uvgo_tls_config *cfg,
                         __builtin_return_address(0));
   if (raw->o.close_called || raw->o.handle_closing)
     return UVGO_ECONNCLOSED;
-  if ((err = check_config(cfg, call)) != 0)
+  if ((err = uvgo__tls_check_config(cfg, call)) != 0)
     return err;
   if ((err = uvgo__net_need_task(call)) != 0)
     return err;
@@ -227,7 +217,7 @@ int uvgo_tls_dial(uvgo_ctx *ctx, const char *host, unsigned port,
   if (out == NULL)
     return UVGO__MISUSE(UV_EINVAL, "NULL out");
   *out = NULL;
-  int err = check_config(cfg, "uvgo_tls_dial");
+  int err = uvgo__tls_check_config(cfg, "uvgo_tls_dial");
   if (err != 0)
     return err;
   if (!cfg->insecure && (host == NULL || host[0] == '\0'))

@@ -51,6 +51,20 @@ struct uvgo_tls_config {
   uvgo__tls_session *cache; /* cache_max entries once allocated */
 };
 
+/* A config argument is usable: not NULL (UV_EINVAL) and not released
+ * (UVGO_ERELEASED); misuse is reported under UVGO_STRICT naming `call`.
+ * Inline, so the report names the public call's caller. */
+static inline int uvgo__tls_check_config(const uvgo_tls_config *cfg,
+                                         const char *call) {
+  if (cfg == NULL)
+    return uvgo__misuse(UV_EINVAL, call, "NULL config",
+                        __builtin_return_address(0));
+  if (UVGO__UNLIKELY(cfg->magic != UVGO__TLS_CONFIG_MAGIC))
+    return uvgo__misuse(UVGO_ERELEASED, call, "config used after release",
+                        __builtin_return_address(0));
+  return 0;
+}
+
 /* A FIFO lock for the tasks of one worker (reads, writes): no atomics,
  * waits are cancellation points. */
 typedef struct uvgo__tls_waiter {
