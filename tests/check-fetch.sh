@@ -42,7 +42,11 @@ import json, sys
 d = json.load(open(sys.argv[1]))
 assert d["done"] == 300 and d["total"] == 300, d
 assert d["status_codes"]["200"] > 0 and d["status_codes"]["404"] > 0, d
-assert d["errors_by_kind"]["timeout"]["count"] == 3, d
+# The 3 slow requests always time out; on a loaded machine (a sanitizer
+# build beside other tests) an ordinary one may pass the 1 s timeout too,
+# so the count is a floor, and every request is accounted for either way.
+assert d["errors_by_kind"]["timeout"]["count"] >= 3, d
+assert sum(d["status_codes"].values()) + sum(k["count"] for k in d["errors_by_kind"].values()) == 300, d
 assert d["latency_ms"]["p50"] <= d["latency_ms"]["p99"] <= d["latency_ms"]["max"], d
 assert d["interrupted"] is False
 EOF

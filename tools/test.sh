@@ -47,6 +47,11 @@ for line in open(path):
     else:
         f += 1
         print(f"FAILED[{label}]: {r.get('name')} ({res})", file=sys.stderr)
+        out = (r.get("stdout") or "")[-4000:]
+        if out:
+            print("  --- its output, last 4000 characters ---", file=sys.stderr)
+            for l in out.splitlines():
+                print("  | " + l, file=sys.stderr)
 print(p, f)
 PY
 }
