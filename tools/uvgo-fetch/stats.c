@@ -233,6 +233,23 @@ static void hist_rows(fetch_stats *s, double edges_ms[HIST_ROWS + 1],
   }
 }
 
+/* The latency figures both summaries print, in ms, over `resp` responses. */
+typedef struct {
+  double min, p50, p90, p99, max, mean;
+} latency;
+
+static latency latency_of(fetch_stats *s, uint64_t resp) {
+  latency l = {
+      .min = (double)atomic_load(&s->lat_min_us) / 1000.0,
+      .p50 = (double)quantile(s, 0.50) / 1000.0,
+      .p90 = (double)quantile(s, 0.90) / 1000.0,
+      .p99 = (double)quantile(s, 0.99) / 1000.0,
+      .max = (double)atomic_load(&s->lat_max_us) / 1000.0,
+      .mean = (double)atomic_load(&s->lat_sum_us) / (double)resp / 1000.0,
+  };
+  return l;
+}
+
 void stats_summary(fetch_stats *s, FILE *out, bool interrupted) {
   double t = elapsed_s(s);
   uint64_t done = atomic_load(&s->done), resp = atomic_load(&s->responses);
@@ -256,16 +273,12 @@ void stats_summary(fetch_stats *s, FILE *out, bool interrupted) {
   fprintf(out, "  Requests/sec:  %.1f\n", t > 0 ? (double)done / t : 0.0);
   fprintf(out, "  Bytes:         %s received (%s/s)\n", hb, hr);
   if (resp > 0) {
+    latency l = latency_of(s, resp);
     fprintf(out, "\nLatency (responses):\n");
     fprintf(out,
             "  min %.2f ms  p50 %.2f ms  p90 %.2f ms  p99 %.2f ms  max %.2f "
             "ms  mean %.2f ms\n",
-            (double)atomic_load(&s->lat_min_us) / 1000.0,
-            (double)quantile(s, 0.50) / 1000.0,
-            (double)quantile(s, 0.90) / 1000.0,
-            (double)quantile(s, 0.99) / 1000.0,
-            (double)atomic_load(&s->lat_max_us) / 1000.0,
-            (double)atomic_load(&s->lat_sum_us) / (double)resp / 1000.0);
+            l.min, l.p50, l.p90, l.p99, l.max, l.mean);
     double edges[HIST_ROWS + 1];
     uint64_t counts[HIST_ROWS];
     hist_rows(s, edges, counts);
@@ -337,15 +350,11 @@ void stats_json(fetch_stats *s, FILE *out, bool interrupted) {
           t > 0 ? (double)done / t : 0.0,
           (unsigned long long)atomic_load(&s->bytes));
   if (resp > 0) {
+    latency l = latency_of(s, resp);
     fprintf(out,
             "  \"latency_ms\": {\"min\": %.3f, \"p50\": %.3f, \"p90\": %.3f, "
             "\"p99\": %.3f, \"max\": %.3f, \"mean\": %.3f},\n",
-            (double)atomic_load(&s->lat_min_us) / 1000.0,
-            (double)quantile(s, 0.50) / 1000.0,
-            (double)quantile(s, 0.90) / 1000.0,
-            (double)quantile(s, 0.99) / 1000.0,
-            (double)atomic_load(&s->lat_max_us) / 1000.0,
-            (double)atomic_load(&s->lat_sum_us) / (double)resp / 1000.0);
+            l.min, l.p50, l.p90, l.p99, l.max, l.mean);
     double edges[HIST_ROWS + 1];
     uint64_t counts[HIST_ROWS];
     hist_rows(s, edges, counts);
