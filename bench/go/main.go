@@ -39,6 +39,7 @@ var workloads = []workload{
 	{"sync", benchSync},
 	{"tcp", benchTCP},
 	{"tls", benchTLS},
+	{"scale", benchScale},
 }
 
 var scale = 1.0
