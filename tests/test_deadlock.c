@@ -242,3 +242,103 @@ UVGO_TEST(no_deadlock_while_woken_thread_resumes, unit, 30) {
     }
   atomic_store(&uvgo__test_foreign_wake_hook, NULL);
 }
+
+/* --- a lowered count checks again (issue 12) --- */
+
+/* A plain thread's exit, its untimed wait and uvgo_rt_unref each lower a
+ * count that holds the verdict off. Each case lowers it only after every
+ * worker has got stuck and checked in vain, so the run ends in a verdict
+ * only if the lowering itself makes a worker check again; before that
+ * fix these runs hung. The delay after "all stuck" lets the vain check
+ * finish; the assertion (a verdict) holds however long it is. A watchdog
+ * turns a missing verdict into a failure with a message. Main parks
+ * rather than blocking on a channel: a task dropped by the verdict would
+ * stay queued on the channel, which could then never be released. */
+typedef enum { LOWER_BY_EXIT, LOWER_BY_WAIT, LOWER_BY_UNREF } lower_kind;
+
+typedef struct {
+  lower_kind kind;
+  uvgo_rt *rt;
+  uvgo_chan *ready; /* the thread registers by a send on it */
+  uvgo_chan *hold;  /* LOWER_BY_WAIT: the thread blocks on it */
+  uv_thread_t th;
+} lowerer;
+
+static bool all_workers_stuck(uvgo_rt *rt) {
+  for (unsigned i = 0; i < rt->nworkers; i++)
+    if (!atomic_load(&rt->workers[i]->stuck))
+      return false;
+  return true;
+}
+
+static void lowerer_main(void *arg) {
+  lowerer *lw = arg;
+  if (lw->kind != LOWER_BY_UNREF) {
+    int v = 1;
+    ASSERT_OK(uvgo_chan_send(lw->ready, &v));
+  }
+  while (!all_workers_stuck(lw->rt))
+    usleep(1000);
+  usleep(50 * 1000);
+  if (lw->kind == LOWER_BY_UNREF) {
+    ASSERT_OK(uvgo_rt_unref(lw->rt));
+  } else if (lw->kind == LOWER_BY_WAIT) {
+    int v;
+    /* Until the test closes it, after the run. */
+    ASSERT_ERR(uvgo_chan_recv(lw->hold, &v), UVGO_ECLOSED);
+  }
+}
+
+static void main_blocks_forever(void *arg) {
+  lowerer *lw = arg;
+  lw->rt = uvgo_rt_current();
+  if (lw->kind == LOWER_BY_UNREF)
+    ASSERT_OK(uvgo_rt_ref(lw->rt));
+  ASSERT_OK(uv_thread_create(&lw->th, lowerer_main, lw));
+  int v;
+  if (lw->kind != LOWER_BY_UNREF)
+    ASSERT_OK(uvgo_chan_recv(lw->ready, &v));
+  uvgo_park();
+}
+
+static _Atomic bool verdict_seen;
+static void verdict_watchdog(void *arg) {
+  (void)arg;
+  for (int i = 0; i < 200 && !atomic_load(&verdict_seen); i++)
+    usleep(100 * 1000);
+  if (!atomic_load(&verdict_seen)) {
+    fprintf(stderr, "no deadlock verdict within 20 s (plain threads %ld)\n",
+            atomic_load(&uvgo__foreign_active));
+    abort();
+  }
+}
+
+static void expect_verdict_after_lowering(lower_kind kind) {
+  uv_thread_t dog;
+  ASSERT_OK(uv_thread_create(&dog, verdict_watchdog, NULL));
+  for (unsigned workers = 1; workers <= 2; workers++) {
+    lowerer lw = {.kind = kind,
+                  .ready = uvgo_chan_new(sizeof(int), 0),
+                  .hold = uvgo_chan_new(sizeof(int), 0)};
+    uvgo_config cfg = {.workers = workers};
+    ASSERT_ERR(uvgo_run(&cfg, main_blocks_forever, &lw), UVGO_EDEADLOCK);
+    ASSERT_OK(uvgo_chan_close(lw.hold));
+    ASSERT_OK(uv_thread_join(&lw.th));
+    ASSERT_OK(uvgo_chan_release(lw.ready));
+    ASSERT_OK(uvgo_chan_release(lw.hold));
+  }
+  atomic_store(&verdict_seen, true);
+  ASSERT_OK(uv_thread_join(&dog));
+}
+
+UVGO_TEST(deadlock_after_plain_thread_exits, unit, 40) {
+  expect_verdict_after_lowering(LOWER_BY_EXIT);
+}
+
+UVGO_TEST(deadlock_after_plain_thread_blocks_for_good, unit, 40) {
+  expect_verdict_after_lowering(LOWER_BY_WAIT);
+}
+
+UVGO_TEST(deadlock_after_last_unref, unit, 40) {
+  expect_verdict_after_lowering(LOWER_BY_UNREF);
+}

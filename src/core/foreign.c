@@ -10,7 +10,12 @@
  * waker, holding the same mutex, gives it back before it signals (park.c,
  * wait_thread and uvgo__parker_wake). So the count is never low between a
  * wake and the thread's resumption. A timed wait keeps its count: it ends
- * by itself. */
+ * by itself.
+ *
+ * Every lowering of the count (exit, becoming a worker, an untimed wait)
+ * makes the running runtimes check again: their workers may all have got
+ * stuck while the count was up, and a stuck worker looks again only when
+ * something wakes it. */
 #include <pthread.h>
 
 #include "core/scheduler.h"
@@ -22,9 +27,57 @@ static uv_once_t key_once = UV_ONCE_INIT;
 static pthread_key_t participant_key;
 static _Thread_local bool registered;
 
+static uv_once_t watch_once = UV_ONCE_INIT;
+static uv_mutex_t watch_lock;
+static uvgo_rt *watched;
+
+static void watch_init(void) { uv_mutex_init(&watch_lock); }
+
+void uvgo__verdict_watch(uvgo_rt *rt) {
+  uv_once(&watch_once, watch_init);
+  uv_mutex_lock(&watch_lock);
+  rt->verdict_next = watched;
+  watched = rt;
+  uv_mutex_unlock(&watch_lock);
+}
+
+void uvgo__verdict_unwatch(uvgo_rt *rt) {
+  uv_once(&watch_once, watch_init);
+  uv_mutex_lock(&watch_lock);
+  for (uvgo_rt **p = &watched; *p != NULL; p = &(*p)->verdict_next)
+    if (*p == rt) {
+      *p = rt->verdict_next;
+      break;
+    }
+  uv_mutex_unlock(&watch_lock);
+}
+
+/* Activity first, as tests/model/verdict.pml's EXIT_RECHECK: a check that
+ * read the count while it was still up fails by its activity load, and the
+ * signal, sent after the count is down, makes worker 0 check once more
+ * (on_async clears its stuck flag; its drain sets it and checks). A
+ * watched runtime's worker 0 loop is open until unwatch returns. */
+void uvgo__verdict_lower(uvgo_rt *rt, void (*lower)(uvgo_rt *rt)) {
+  uv_once(&watch_once, watch_init);
+  uv_mutex_lock(&watch_lock);
+  for (uvgo_rt *r = watched; r != NULL; r = r->verdict_next)
+    if (rt == NULL || r == rt)
+      atomic_fetch_add(&r->activity, 1);
+  lower(rt);
+  for (uvgo_rt *r = watched; r != NULL; r = r->verdict_next)
+    if (rt == NULL || r == rt)
+      uv_async_send(&r->workers[0]->async);
+  uv_mutex_unlock(&watch_lock);
+}
+
+static void lower_foreign(uvgo_rt *rt) {
+  (void)rt;
+  atomic_fetch_sub(&uvgo__foreign_active, 1);
+}
+
 static void participant_exit(void *value) {
   (void)value;
-  atomic_fetch_sub(&uvgo__foreign_active, 1);
+  uvgo__verdict_lower(NULL, lower_foreign);
 }
 
 static void make_key(void) {
@@ -45,14 +98,14 @@ void uvgo__foreign_thread_leave(void) {
   if (!registered)
     return;
   registered = false;
-  atomic_fetch_sub(&uvgo__foreign_active, 1);
+  uvgo__verdict_lower(NULL, lower_foreign);
   pthread_setspecific(participant_key, NULL);
 }
 
 bool uvgo__foreign_thread_release(void) {
   if (!registered)
     return false;
-  atomic_fetch_sub(&uvgo__foreign_active, 1);
+  uvgo__verdict_lower(NULL, lower_foreign);
   return true;
 }
 

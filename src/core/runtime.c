@@ -142,8 +142,16 @@ static bool all_stuck_since(uvgo_rt *rt, uint64_t since) {
 static void on_deadlock_probe(uvgo__timer_entry *e) {
   uvgo__worker *w = UVGO__CONTAINER_OF(e, uvgo__worker, deadlock_probe);
   uvgo_rt *rt = w->rt;
-  if (!atomic_load(&w->stuck) || !all_stuck_since(rt, w->probe_activity))
-    return; /* something moved; the next worker to get stuck looks again */
+  if (!atomic_load(&w->stuck))
+    return; /* it checks again when it gets stuck again */
+  if (!all_stuck_since(rt, w->probe_activity)) {
+    /* Something moved during the grace period. If it was only a lowered
+     * count (a plain thread's exit, an unref), its signal reached this
+     * worker while the probe was pending and found nothing to arm, and
+     * every worker may still be stuck: look again from now. */
+    uvgo__rt_check_deadlock(rt, w);
+    return;
+  }
   int expected = 0;
   if (!atomic_compare_exchange_strong(&rt->deadlocked, &expected, 1))
     return;
@@ -420,6 +428,7 @@ int uvgo_run(const uvgo_config *cfg, uvgo_fn main_fn, void *arg) {
     return err;
   uvgo__worker *w0 = rt->workers[0];
   uvgo__foreign_thread_leave();
+  uvgo__verdict_watch(rt);
   uvgo__tls_worker = w0;
   uvgo__fiber_init_thread(&w0->sched_fiber);
   if (rt->cfg.cancel_on_signal)
@@ -446,6 +455,7 @@ int uvgo_run(const uvgo_config *cfg, uvgo_fn main_fn, void *arg) {
     rt->cfg.exit_when_main_returns = 1;
     atomic_fetch_or(&rt->live, UVGO__RT_STOPPED);
     stop_all_workers(rt);
+    uvgo__verdict_unwatch(rt);
     join_threads(rt);
     for (unsigned i = 0; i < rt->nworkers; i++)
       finish_loop(rt->workers[i]);
@@ -461,6 +471,8 @@ int uvgo_run(const uvgo_config *cfg, uvgo_fn main_fn, void *arg) {
   uvgo__altstack_thread_init();
 
   uv_run(w0->loop, UV_RUN_DEFAULT);
+  /* Before any loop closes: nothing signals worker 0 after this. */
+  uvgo__verdict_unwatch(rt);
   if (sigquit)
     uvgo__sigquit_stop();
   uvgo__watchdog_stop(rt);
@@ -610,6 +622,8 @@ int uvgo_rt_ref(uvgo_rt *rt) {
   return 0;
 }
 
+static void lower_ref(uvgo_rt *rt) { live_sub(rt, LIVE_REF); }
+
 int uvgo_rt_unref(uvgo_rt *rt) {
   int err = check_rt(rt, "uvgo_rt_unref");
   if (err != 0)
@@ -619,7 +633,9 @@ int uvgo_rt_unref(uvgo_rt *rt) {
     if ((v & ~UVGO__RT_STOPPED) < LIVE_REF)
       return UVGO__MISUSE(UV_EINVAL, "uvgo_rt_unref without a reference");
   } while (!atomic_compare_exchange_weak(&rt->live, &v, v));
-  live_sub(rt, LIVE_REF);
+  /* The last reference may have been all that kept a stuck run from its
+   * verdict. */
+  uvgo__verdict_lower(rt, lower_ref);
   return 0;
 }
 

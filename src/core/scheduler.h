@@ -184,6 +184,8 @@ struct uvgo_rt {
   _Atomic uint64_t activity; /* bumped by every inbox push and every worker
                                leaving the stuck state (deadlock check) */
   uvgo_rt *registry_next;   /* all runtimes of the process, for dumps */
+  uvgo_rt *verdict_next;    /* uvgo_run runtimes a lowered count signals
+                               (foreign.c, under its lock) */
   uv_thread_t watchdog;     /* cfg.watchdog_ms monitor */
   bool watchdog_on;
   uv_mutex_t watchdog_lock;
@@ -332,6 +334,17 @@ void uvgo__foreign_thread_give_back(void);
  * delay). One relaxed load on a plain thread's wake path; never set by the
  * library. */
 extern void (*_Atomic uvgo__test_foreign_wake_hook)(void);
+/* A uvgo_run runtime, from before its loop runs until its loop has
+ * returned (and before its loops close): while watched, lowering an input
+ * of its deadlock check signals its worker 0 to check again. */
+void uvgo__verdict_watch(uvgo_rt *rt);
+void uvgo__verdict_unwatch(uvgo_rt *rt);
+/* Lower a count the deadlock check reads, with lower(rt), so that a run
+ * whose workers all got stuck while it was up still ends in a verdict:
+ * bump activity, lower, then signal worker 0, all under the lock unwatch
+ * takes (so the runtime cannot be freed meanwhile). rt NULL: the count is
+ * the plain-thread one, every watched runtime reads it. */
+void uvgo__verdict_lower(uvgo_rt *rt, void (*lower)(uvgo_rt *rt));
 
 /* --- task-local storage (keys.c) --- */
 void uvgo__keys_run_destructors(void **locals);
