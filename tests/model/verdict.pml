@@ -69,17 +69,25 @@
  *                       (found by this model; check-models.sh expects it).
  *   -DSTRICT_END        a worker waiting for ever with tasks alive (a run
  *                       that neither ends nor gets its verdict) is an
- *                       error. KNOWN GAP: a plain thread's exit
- *                       (participant_exit) and uvgo_rt_unref lower what
- *                       the check reads without making any worker check
- *                       again, so a real deadlock reached while F or R
- *                       was still counted hangs instead of a verdict.
- *   -DEXIT_RECHECK      the change proposed for that gap: a plain
- *                       thread's exit and uvgo_rt_unref bump rt->activity
- *                       BEFORE they lower their count, then signal worker
- *                       0 (whose on_async and drain check again). With it
- *                       the model verifies with -DFIRST_CALL_WAKE
- *                       -DSTRICT_END.
+ *                       error. Without -DEXIT_RECHECK (the code before
+ *                       2799b5d): a plain thread's exit (participant_exit)
+ *                       and uvgo_rt_unref lower what the check reads
+ *                       without making any worker check again, so a real
+ *                       deadlock reached while F or R was still counted
+ *                       hangs instead of a verdict (check-models.sh
+ *                       expects it: verdict_exit_hang).
+ *   -DEXIT_RECHECK      the code since 2799b5d (uvgo__verdict_lower in
+ *                       foreign.c): a plain thread's exit and
+ *                       uvgo_rt_unref bump rt->activity BEFORE they lower
+ *                       their count, then signal worker 0 (whose on_async
+ *                       and drain check again). The code sends the signal
+ *                       always (libuv coalesces it), poke() below only
+ *                       when sig[0] was clear: the code wakes at least as
+ *                       often. A probe that fails here falls through to
+ *                       the drain's check; the code's on_deadlock_probe
+ *                       calls uvgo__rt_check_deadlock for it. With
+ *                       -DFIRST_CALL_WAKE -DSTRICT_END it verifies
+ *                       (verdict_exit_recheck).
  *
  * Abstracted away: the 100 ms grace period (the probe may fire at any
  * later moment, so every false verdict found here also needs a thread
