@@ -6,6 +6,8 @@
  *                      channel: always ready, no state to refill)
  *   select_after       select with a fresh uvgo_after(1000) and one ready
  *                      case; select_after_rss_mb is the RSS growth
+ *   select_after_base  the same select with a nil case in place of the
+ *                      uvgo_after: what the after itself costs
  *   select_park        a select that parks until a partner sends; per
  *                      round trip (both sides select)
  *   chan_buffered_2w   as chan_buffered, producer and consumer pinned to
@@ -117,6 +119,19 @@ static void select_after_main(void *arg) {
   rss_growth = bench_rss_bytes() - rss0;
 }
 
+static void select_after_base_main(void *arg) {
+  bench_arg *b = arg;
+  uint64_t t0 = bench_now_ns();
+  for (long i = 0; i < b->n; i++) {
+    uvgo_select_case cs[2] = {UVGO_RECV_CASE(NULL, NULL),
+                              UVGO_RECV_CASE(b->a, NULL)};
+    int r = uvgo_select(cs, 2);
+    if (r != 1)
+      abort();
+  }
+  b->ns = bench_now_ns() - t0;
+}
+
 static void select_partner(void *arg) {
   bench_arg *b = arg;
   int v;
@@ -183,6 +198,9 @@ UVGO_BENCH(chan) {
     bench_report("select_after_rss_mb",
                  (double)rss_growth / (1024.0 * 1024.0), "MB");
   }
+  if (want("select_after_base"))
+    bench_report("select_after_base",
+                 run(1, select_after_base_main, 0, 0, na, true), "ns/op");
   if (want("select_park"))
     bench_report("select_park", run(1, select_park_main, sizeof(int), 0, n, false),
                "ns/op");

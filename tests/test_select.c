@@ -1,6 +1,7 @@
 /* select, uvgo_after, timers and tickers. */
 #include "harness.h"
 
+#include <sched.h>
 #include <stdatomic.h>
 #include <unistd.h>
 
@@ -415,4 +416,59 @@ UVGO_TEST(after_deadline_never_early, unit, 20) {
       ASSERT_UGE(d, before);
     }
   }
+}
+
+/* An after created, then selected only after its deadline has passed on
+ * the precise clock, is ready at once: the select's cached "now" may be
+ * stale, so the poll must fall back to a clock read, never park. Beside a
+ * never-ready channel, and alone, with both entry points. */
+UVGO_TEST(after_past_deadline_ready_at_first_select, unit, 20) {
+  uvgo_chan *idle = uvgo_chan_new(0, 0);
+  ASSERT(idle != NULL);
+  for (int round = 0; round < 20; round++) {
+    uint64_t t0 = uvgo_now_ms();
+    uvgo_chan *a = uvgo_after((uint64_t)(round % 3));
+    uint64_t d = (uint64_t)(uintptr_t)a >> 1; /* chan.h's tag encoding */
+    ASSERT_UGE(d, t0 + (uint64_t)(round % 3));
+    while (uvgo_now_ms() < d) /* wait on the precise clock, no select */
+      sched_yield();
+    uvgo_select_case two[2] = {UVGO_RECV_CASE(idle, NULL),
+                               UVGO_RECV_CASE(a, NULL)};
+    if (round % 2 == 0) {
+      ASSERT_EQ(uvgo_select_try(two, 2), 1);
+    } else {
+      uint64_t when = 0;
+      two[1].elem = &when;
+      ASSERT_EQ(uvgo_select(two, 2), 1);
+      ASSERT_UEQ(when, d);
+    }
+    uvgo_select_case one[1] = {UVGO_RECV_CASE(a, NULL)};
+    ASSERT_EQ(uvgo_select_try(one, 1), 0);
+  }
+  ASSERT_OK(uvgo_chan_release(idle));
+}
+
+/* The two-case fast path picks each ready case about half the time. */
+UVGO_TEST(select_two_is_uniform, unit, 30) {
+  uvgo_chan *c[2];
+  for (int i = 0; i < 2; i++) {
+    c[i] = uvgo_chan_new(0, 0);
+    ASSERT_OK(uvgo_chan_close(c[i]));
+  }
+  uvgo_select_case cs[2] = {UVGO_RECV_CASE(c[0], NULL),
+                            UVGO_RECV_CASE(c[1], NULL)};
+  long n = uvgo_test_scaled(40000, 4000);
+  long count[2] = {0, 0};
+  for (long i = 0; i < n; i++) {
+    int r = (i & 1) ? uvgo_select(cs, 2) : uvgo_select_try(cs, 2);
+    ASSERT(r == 0 || r == 1);
+    count[r]++;
+  }
+  /* chi-square, 1 degree of freedom: 20 is far beyond p = 1e-5 */
+  double expect = (double)n / 2, chi = 0;
+  for (int i = 0; i < 2; i++)
+    chi += ((double)count[i] - expect) * ((double)count[i] - expect) / expect;
+  ASSERT(chi < 20.0);
+  for (int i = 0; i < 2; i++)
+    ASSERT_OK(uvgo_chan_release(c[i]));
 }

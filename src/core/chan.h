@@ -136,8 +136,14 @@ static inline uint64_t uvgo__after_deadline(const uvgo_chan *c) {
 }
 /* True once the after channel's deadline has passed (reads the clock). */
 bool uvgo__after_ready(const uvgo_chan *c);
-/* True if this thread's last clock reading proves it passed (no read). */
-bool uvgo__after_ready_cached(const uvgo_chan *c);
+/* The last precise time (ms) this thread read; it only ever lags the
+ * clock (time.c). */
+extern _Thread_local uint64_t uvgo__after_now_cache;
+/* True if this thread's last clock reading proves it passed (no read).
+ * Inline: it runs in every select with an after case. */
+static inline bool uvgo__after_ready_cached(const uvgo_chan *c) {
+  return uvgo__after_deadline(c) <= uvgo__after_now_cache;
+}
 /* A valid, live, non-after channel: 0, or the error to return. The
  * check is inline (it runs on every operation); the report is not. */
 int uvgo__chan_check_fail(const uvgo_chan *c, const char *call,

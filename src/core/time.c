@@ -18,36 +18,54 @@
  * (a read costs 20-60 ns, more than the rest of a ready select). The
  * coarse clock is no substitute: on tickless kernels it was measured
  * lagging by 15 ms, which would make uvgo_after fire early. */
-static _Thread_local uint64_t now_cache;
+_Thread_local uint64_t uvgo__after_now_cache;
 
 static uint64_t now_ms(void) {
   uint64_t now = uvgo__now_ms();
-  now_cache = now;
+  uvgo__after_now_cache = now;
   return now;
 }
 
 uint64_t uvgo_now_ms(void) { return now_ms(); }
 
-uvgo_chan *uvgo_after_deadline(uint64_t deadline_ms) {
+/* Inline for uvgo_after: the exported function is interposable in the
+ * shared library, so the compiler will not inline it. */
+static inline uvgo_chan *after_encode(uint64_t deadline_ms) {
   uint64_t max = (uint64_t)(UINTPTR_MAX >> 1);
   if (deadline_ms > max)
     deadline_ms = max;
   return (uvgo_chan *)(uintptr_t)((deadline_ms << 1) | 1u);
 }
 
-/* A cheap "now" for computing uvgo_after deadlines: the x86 TSC (15 ns on
- * the development VM against 53 ns for clock_gettime) mapped onto the
- * monotonic clock per thread. Each thread measures the TSC rate against
- * the precise clock over at least CAL_NS, then re-anchors every
- * REANCHOR_NS (one precise read per 100 ms), so the estimate stays within
- * microseconds; uvgo_after adds a millisecond of margin on top so a
- * deadline is never earlier than precise-now + ms. Only used when the CPU
- * reports an invariant TSC; anything odd (TSC going backwards after a
- * migration) falls back to a precise read. The readiness cache is fed by
- * precise reads only, so it never runs ahead of the clock. */
-#define CAL_NS 20000000u      /* calibrate over at least 20 ms */
+uvgo_chan *uvgo_after_deadline(uint64_t deadline_ms) {
+  return after_encode(deadline_ms);
+}
+
+/* A cheap base for uvgo_after deadlines: the x86 TSC (an rdtsc is 10-15 ns
+ * on the development VMs against 25-53 ns for clock_gettime) mapped onto
+ * the monotonic clock per thread. Each thread measures the TSC rate
+ * against the precise clock over at least CAL_NS, then re-anchors every
+ * REANCHOR_NS (one precise read per 100 ms). Only used when the CPU
+ * reports an invariant TSC; anything odd (the TSC behind the anchor after
+ * a migration) falls back to a precise read. The readiness cache is fed
+ * by precise reads only, so it never runs ahead of the clock.
+ *
+ * The reading is creation time, so it cannot be skipped or taken from a
+ * cache: a lagging "now" makes the after fire early, and resolving the
+ * deadline at the first select makes an after created long before it fire
+ * late. What can be cut is the conversion: the hot path is one rdtsc, one
+ * multiply and a shift in fixed point (FRAC_BITS of a millisecond), with
+ * no double and no division.
+ *
+ * Never early: the estimate is pushed ahead by a bound on its error (the
+ * anchor's and the rate's bracketing slack, and NTP slewing the monotonic
+ * clock by up to 500 ppm) and then rounded up to the next whole ms, so the
+ * deadline is at or past the true call time + ms. Late by less than 1 ms
+ * plus that bound (60-170 us). */
+#define CAL_NS 20000000u       /* calibrate over at least 20 ms */
 #define REANCHOR_NS 100000000u /* re-read the precise clock every 100 ms */
 #define SAMPLE_SLACK_NS 20000u /* two precise reads further apart: retry */
+#define FRAC_BITS 40 /* 100 ms of ticks times the rate stays below 2^47 */
 
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <cpuid.h>
@@ -65,67 +83,86 @@ static bool tsc_invariant(void) {
   return ok;
 }
 
+/* The hot fields first, in one cache line. */
 static _Thread_local struct {
-  uint64_t tsc_base, ns_base;     /* first reading: the calibration base */
-  uint64_t tsc_anchor, ns_anchor; /* latest precise reading */
-  uint64_t reanchor_ticks;        /* 0 until calibrated */
+  uint64_t tsc_anchor;     /* TSC at the latest precise reading */
+  uint64_t window_ticks;   /* ticks the anchor is good for; 0: not calibrated */
+  uint64_t ms_anchor;      /* the anchor's time (pushed ahead), whole ms */
+  uint64_t frac_anchor;    /* and its fraction, plus 2^FRAC_BITS - 1 (ceil) */
+  uint64_t ms_per_tick_fx; /* the rate, rounded up */
+  uint64_t tsc_base, ns_base; /* first reading: the calibration base */
   double ns_per_tick;
-} tsc_clock;
+} __attribute__((aligned(64))) tsc_clock;
 
-static uint64_t fast_now_ms(void) {
+static void set_anchor(uint64_t tsc, uint64_t ns) {
+  tsc_clock.tsc_anchor = tsc;
+  uint64_t span = ns - tsc_clock.ns_base;
+  /* Error bound: the anchor's bracket (half the slack), the rate's over a
+   * window (a full slack over the calibration span, scaled to the window),
+   * and 500 ppm of slewing over the window. */
+  uint64_t bias = SAMPLE_SLACK_NS / 2 +
+                  (uint64_t)SAMPLE_SLACK_NS * (REANCHOR_NS / 1000u) /
+                      (span / 1000u) +
+                  REANCHOR_NS / 2000u;
+  ns += bias;
+  tsc_clock.ms_anchor = ns / 1000000u;
+  tsc_clock.frac_anchor =
+      ((ns % 1000000u) << FRAC_BITS) / 1000000u + ((1ull << FRAC_BITS) - 1);
+}
+
+static __attribute__((noinline)) uint64_t slow_base_ms(void) {
   if (!tsc_invariant())
-    return now_ms();
-  uint64_t tsc = __rdtsc();
-  uint64_t since = tsc - tsc_clock.tsc_anchor;
-  if (UVGO__LIKELY(tsc_clock.reanchor_ticks != 0 && tsc >= tsc_clock.tsc_anchor &&
-                   since < tsc_clock.reanchor_ticks))
-    return (tsc_clock.ns_anchor +
-            (uint64_t)((double)since * tsc_clock.ns_per_tick)) /
-           1000000u;
+    return now_ms() + 1;
   /* A pair (tsc, ns) is only as good as the gap between its two reads: a
-   * preemption there would skew the rate (deadlines early by tens of ms)
-   * or the anchor. Bracket the TSC read with two precise reads and keep
-   * the pair only when they are close. */
+   * preemption there would skew the rate (deadlines off by tens of ms) or
+   * the anchor. Bracket the TSC read with two precise reads and keep the
+   * pair only when they are close. */
   uint64_t before = uv_hrtime();
-  tsc = __rdtsc();
+  uint64_t tsc = __rdtsc();
   uint64_t ns = uv_hrtime();
-  now_cache = ns / 1000000u;
+  uvgo__after_now_cache = ns / 1000000u;
   if (ns - before > SAMPLE_SLACK_NS)
-    return ns / 1000000u; /* the next call tries again */
-  ns = before + (ns - before) / 2;
+    return uvgo__after_now_cache + 1; /* the next call tries again */
+  uint64_t mid = before + (ns - before) / 2;
   if (tsc_clock.ns_base == 0 || tsc < tsc_clock.tsc_base) {
     tsc_clock.tsc_base = tsc;
-    tsc_clock.ns_base = ns;
-    tsc_clock.reanchor_ticks = 0;
-  } else if (ns - tsc_clock.ns_base >= CAL_NS && tsc > tsc_clock.tsc_base) {
-    tsc_clock.ns_per_tick =
-        (double)(ns - tsc_clock.ns_base) / (double)(tsc - tsc_clock.tsc_base);
-    tsc_clock.reanchor_ticks =
+    tsc_clock.ns_base = mid;
+    tsc_clock.window_ticks = 0;
+  } else if (mid - tsc_clock.ns_base >= CAL_NS && tsc > tsc_clock.tsc_base) {
+    tsc_clock.ns_per_tick = (double)(mid - tsc_clock.ns_base) /
+                            (double)(tsc - tsc_clock.tsc_base);
+    tsc_clock.ms_per_tick_fx =
+        (uint64_t)(tsc_clock.ns_per_tick / 1e6 * (double)(1ull << FRAC_BITS)) +
+        1;
+    tsc_clock.window_ticks =
         (uint64_t)((double)REANCHOR_NS / tsc_clock.ns_per_tick);
+    set_anchor(tsc, mid);
   }
-  tsc_clock.tsc_anchor = tsc;
-  tsc_clock.ns_anchor = ns;
-  return ns / 1000000u;
+  return uvgo__after_now_cache + 1; /* a precise read: floor + 1 is past it */
 }
-#define AFTER_MARGIN_MS 1u
+
+static inline uint64_t after_base_ms(void) {
+  uint64_t since = __rdtsc() - tsc_clock.tsc_anchor;
+  /* One compare: a TSC behind the anchor wraps to a huge `since`. */
+  if (UVGO__LIKELY(since < tsc_clock.window_ticks))
+    return tsc_clock.ms_anchor +
+           ((tsc_clock.frac_anchor + since * tsc_clock.ms_per_tick_fx) >>
+            FRAC_BITS);
+  return slow_base_ms();
+}
 #else
-static uint64_t fast_now_ms(void) { return now_ms(); }
-#define AFTER_MARGIN_MS 0u
+static inline uint64_t after_base_ms(void) { return now_ms(); }
 #endif
 
 uvgo_chan *uvgo_after(uint64_t ms) {
-  uint64_t now = fast_now_ms() + AFTER_MARGIN_MS;
-  uint64_t d = ms > UINT64_MAX / 4 ? UINT64_MAX / 4 : now + ms;
-  return uvgo_after_deadline(d);
-}
-
-bool uvgo__after_ready_cached(const uvgo_chan *c) {
-  return uvgo__after_deadline(c) <= now_cache;
+  uint64_t base = after_base_ms();
+  uint64_t d = ms > UINT64_MAX / 4 ? UINT64_MAX / 4 : base + ms;
+  return after_encode(d);
 }
 
 bool uvgo__after_ready(const uvgo_chan *c) {
   uint64_t d = uvgo__after_deadline(c);
-  return d <= now_cache || d <= now_ms();
+  return d <= uvgo__after_now_cache || d <= now_ms();
 }
 
 int uvgo__after_recv(uvgo_chan *c, void *elem);

@@ -94,8 +94,8 @@ static int poll_locked(uvgo_select_case *sc, uvgo__parker **wake) {
  * cached clock cannot prove ready is checked against the clock only if no
  * other case is ready: it counts as firing a moment later, and a ready
  * select with a fresh uvgo_after reads no clock. */
-static int poll_each(uvgo_select_case *cases, const uint16_t *order,
-                     size_t n) {
+static inline __attribute__((always_inline)) int
+poll_each_inline(uvgo_select_case *cases, const uint16_t *order, size_t n) {
   bool deferred = false;
   for (size_t k = 0; k < n; k++) {
     size_t i = order[k];
@@ -133,6 +133,23 @@ static int poll_each(uvgo_select_case *cases, const uint16_t *order,
   return UV_EAGAIN;
 }
 
+static int poll_each(uvgo_select_case *cases, const uint16_t *order,
+                     size_t n) {
+  return poll_each_inline(cases, order, n);
+}
+
+/* Two cases, the common shape (a channel and a uvgo_after or a done
+ * channel): one random bit picks the order, and the poll is unrolled into
+ * the caller, which saves a call, the shuffle loop and most of the
+ * register spills of the general path (about a third of a ready select). */
+static inline __attribute__((always_inline)) int
+poll_two(uvgo_select_case *cases, uint16_t *order) {
+  uint16_t first = (uint16_t)(fastrand() >> 31);
+  order[0] = first;
+  order[1] = (uint16_t)(first ^ 1u);
+  return poll_each_inline(cases, order, 2);
+}
+
 static void shuffle(uint16_t *order, size_t n) {
   /* Inside-out Fisher-Yates: a uniform permutation. */
   order[0] = 0;
@@ -150,6 +167,10 @@ int uvgo_select_try(uvgo_select_case *cases, size_t n) {
   if (n == 1) {
     uint16_t one = 0;
     return poll_each(cases, &one, 1);
+  }
+  if (n == 2) {
+    uint16_t order[2];
+    return poll_two(cases, order);
   }
   /* No allocation here: beyond the small array, poll from a random start
    * in a random direction-free rotation, then a shuffled prefix. */
@@ -200,36 +221,37 @@ static void unlock_all(uvgo_chan **locks, size_t m) {
     uvgo__chan_unlock(locks[i - 1]);
 }
 
-static int select_park(uvgo_select_case *cases, size_t n);
+static int select_park(uvgo_select_case *cases, size_t n,
+                       const uint16_t *order1);
 
 int uvgo_select(uvgo_select_case *cases, size_t n) {
   int err = validate(cases, n, "uvgo_select");
   if (err != 0)
     return err;
+  uint16_t order[SMALL];
   if (n == 1) {
-    uint16_t one = 0;
-    err = poll_each(cases, &one, 1);
-    return err != UV_EAGAIN ? err : select_park(cases, n);
-  }
-  if (n <= SMALL) {
-    uint16_t order[SMALL];
+    order[0] = 0;
+    err = poll_each(cases, order, 1);
+  } else if (n == 2) {
+    err = poll_two(cases, order);
+  } else if (n <= SMALL) {
     shuffle(order, n);
     err = poll_each(cases, order, n);
-    if (err != UV_EAGAIN)
-      return err;
   } else {
     /* Pass 1 without allocating, as select_try does. */
     err = uvgo_select_try(cases, n);
     if (err != UV_EAGAIN)
       return err;
+    return select_park(cases, n, NULL);
   }
-  return select_park(cases, n);
+  return err != UV_EAGAIN ? err : select_park(cases, n, order);
 }
 
 /* Passes 2 and 3: nothing was ready in pass 1. Kept out of line so the
- * ready path has a small frame. */
-__attribute__((noinline)) static int select_park(uvgo_select_case *cases,
-                                                 size_t n) {
+ * ready path has a small frame. order1 is pass 1's random order when it
+ * had one (n <= SMALL): pass 2 reuses it, as uniform as a fresh one. */
+__attribute__((noinline)) static int
+select_park(uvgo_select_case *cases, size_t n, const uint16_t *order1) {
   int err;
   uint16_t order_small[SMALL];
   uvgo_chan *locks_small[SMALL];
@@ -246,7 +268,10 @@ __attribute__((noinline)) static int select_park(uvgo_select_case *cases,
     locks = (uvgo_chan **)(waiters + n);
     order = (uint16_t *)(locks + n);
   }
-  shuffle(order, n);
+  if (order1 != NULL)
+    memcpy(order, order1, n * sizeof *order);
+  else
+    shuffle(order, n);
 
   /* Pass 2: everything locked, poll again, then queue a waiter per case. */
   size_t m = collect_locks(cases, n, locks);
@@ -297,8 +322,21 @@ __attribute__((noinline)) static int select_park(uvgo_select_case *cases,
 
   int reason = uvgo__parker_wait(&p, deadline);
 
-  /* Pass 3: unlink the waiters nobody dequeued. */
-  lock_all(locks, m);
+  /* Pass 3: unlink the waiters nobody dequeued. The winning case's
+   * claimer dequeued its waiter before the wake (which orders that for
+   * us), so the winner's channel needs no lock unless another case waits
+   * on it too: a parked select woken by a partner takes one lock fewer,
+   * a one-channel select none. */
+  uvgo_chan *skip = NULL;
+  if (reason >= 0) {
+    skip = cases[reason].chan;
+    for (size_t i = 0; i < n; i++)
+      if (i != (size_t)reason && cases[i].chan == skip)
+        skip = NULL;
+  }
+  for (size_t i = 0; i < m; i++)
+    if (locks[i] != skip)
+      uvgo__chan_lock(locks[i]);
   for (size_t i = 0; i < n; i++) {
     uvgo__waiter *w = &waiters[i];
     uvgo_select_case *sc = &cases[i];
@@ -307,7 +345,9 @@ __attribute__((noinline)) static int select_park(uvgo_select_case *cases,
                                                     : &sc->chan->sendq,
                          w);
   }
-  unlock_all(locks, m);
+  for (size_t i = m; i > 0; i--)
+    if (locks[i - 1] != skip)
+      uvgo__chan_unlock(locks[i - 1]);
 
   int result;
   if (reason == UVGO__WAKE_TIMEOUT) {
