@@ -208,7 +208,7 @@ typedef struct {
   uvgo_stream_pool *sp;
   long n;
   long sum;
-  long count;
+  _Atomic long count; /* read by stream_main on the other worker */
 } consumer_state;
 
 static void consume(void *arg) {
@@ -219,7 +219,7 @@ static void consume(void *arg) {
     ASSERT_OK(r->err);
     ASSERT_EQ(*(long *)r->output, (long)r->index * 3);
     cs->sum += *(long *)r->output;
-    cs->count++;
+    atomic_fetch_add_explicit(&cs->count, 1, memory_order_release);
   }
   free(r);
 }
@@ -228,14 +228,12 @@ static void stream_main(void *arg) {
   consumer_state *cs = arg;
   ASSERT_OK(uvgo_stream_pool_new(uvgo_ctx_current(), 4, 8, sizeof(long),
                                  sizeof(long), triple, NULL, &cs->sp));
-  uvgo_wg wg = UVGO_WG_INIT;
-  uvgo_wg_add(&wg, 1);
   ASSERT_OK(uvgo_go(consume, cs));
   for (long i = 0; i < cs->n; i++)
     ASSERT_OK(uvgo_stream_pool_submit(cs->sp, &i));
   ASSERT_OK(uvgo_stream_pool_close(cs->sp));
   ASSERT_ERR(uvgo_stream_pool_submit(cs->sp, &cs->n), UVGO_ECLOSED);
-  while (cs->count < cs->n)
+  while (atomic_load_explicit(&cs->count, memory_order_acquire) < cs->n)
     uvgo_sleep(1);
   ASSERT_OK(uvgo_stream_pool_free(cs->sp));
 }

@@ -41,7 +41,7 @@ static int on_new_session(SSL *ssl, SSL_SESSION *sess) {
   if (key == NULL || !SSL_SESSION_is_resumable(sess))
     return 0;
   uvgo__tls_cache_put(t->cfg, key, sess);
-  return 0; /* the cache took its own reference */
+  return 0; /* the cache took its own copy */
 }
 
 SSL_SESSION *uvgo__tls_cache_get(uvgo_tls_config *cfg, const char *key) {
@@ -49,10 +49,13 @@ SSL_SESSION *uvgo__tls_cache_get(uvgo_tls_config *cfg, const char *key) {
   uv_mutex_lock(&cfg->mu);
   for (size_t i = 0; i < cfg->cache_n; i++)
     if (strcmp(cfg->cache[i].key, key) == 0) {
-      s = cfg->cache[i].sess;
+      /* A private copy, made under the lock: a session shared by two
+       * handshakes on two workers is read by one (OpenSSL copies it while
+       * resuming) while the other's put may drop the last reference, and
+       * OpenSSL's own reference counting is invisible to TSan. */
+      if (cfg->cache[i].sess != NULL) /* NULL: its copy failed (ENOMEM) */
+        s = SSL_SESSION_dup(cfg->cache[i].sess);
       cfg->cache[i].used = ++cfg->cache_clock;
-      if (!SSL_SESSION_up_ref(s))
-        s = NULL;
       break;
     }
   uv_mutex_unlock(&cfg->mu);
@@ -95,10 +98,13 @@ void uvgo__tls_cache_put(uvgo_tls_config *cfg, const char *key,
       }
     }
   }
-  if (slot != NULL && SSL_SESSION_up_ref(sess)) {
+  /* The cache keeps its own copy (see uvgo__tls_cache_get), not the
+   * connection's session, which its handshake may still be using. */
+  SSL_SESSION *copy = slot != NULL ? SSL_SESSION_dup(sess) : NULL;
+  if (copy != NULL) {
     if (slot->sess != NULL)
       SSL_SESSION_free(slot->sess);
-    slot->sess = sess;
+    slot->sess = copy;
     slot->used = ++cfg->cache_clock;
   }
   uv_mutex_unlock(&cfg->mu);
