@@ -32,20 +32,13 @@ uvgo__arch_switch:
 	 * may change (fesetround); each task keeps its own. */
 	stmxcsr	(%rsp)
 	fnstcw	4(%rsp)
-	movl	(%rsp), %eax
-	movzwl	4(%rsp), %edx
 	movq	%rsp, (%rdi)
 	movq	%rsi, %rsp
 	/* From here the CFA rules describe the resumed frame, which has the
-	 * same shape. Almost every task keeps the default words: loading them
-	 * (fldcw, ldmxcsr stall the pipeline) only when they differ. */
-	cmpl	(%rsp), %eax
-	jne	1f
-	cmpw	4(%rsp), %dx
-	je	2f
-1:	ldmxcsr	(%rsp)
+	 * same shape. */
+	ldmxcsr	(%rsp)
 	fldcw	4(%rsp)
-2:	addq	$8, %rsp
+	addq	$8, %rsp
 	.cfi_adjust_cfa_offset -8
 	popq	%r15
 	.cfi_adjust_cfa_offset -8
