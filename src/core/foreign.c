@@ -27,6 +27,10 @@ static uv_once_t key_once = UV_ONCE_INIT;
 static pthread_key_t participant_key;
 static _Thread_local bool registered;
 
+/* Its own list, not diag.c's registry of runtimes: that lock is held
+ * across whole dumps (slow writes to a FILE), and this one is taken on a
+ * plain thread's wait path with its parker mutex held. A runtime is here
+ * only while its loops are open, which the registry does not track. */
 static uv_once_t watch_once = UV_ONCE_INIT;
 static uv_mutex_t watch_lock;
 static uvgo_rt *watched;

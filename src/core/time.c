@@ -151,7 +151,9 @@ static inline uint64_t after_base_ms(void) {
   return slow_base_ms();
 }
 #else
-static inline uint64_t after_base_ms(void) { return now_ms(); }
+/* A precise read floors to the ms: floor + 1 is past the call time, as
+ * on the slow path above (plain now_ms() could fire up to 1 ms early). */
+static inline uint64_t after_base_ms(void) { return now_ms() + 1; }
 #endif
 
 uvgo_chan *uvgo_after(uint64_t ms) {
