@@ -193,6 +193,15 @@ static int block_on(uvgo_chan *c, uvgo__waitq *q, void *elem,
     return err;
   }
   uvgo__waiter me = {.parker = &p, .elem = elem, .chan = c};
+  if (uvgo__parker_unwatched(&p)) {
+    /* Only a partner or a close, under this lock, can end the wait: no
+     * claim race, and the task parks before the lock is released. */
+    me.exclusive = true;
+    uvgo__waitq_push(q, &me);
+    uvgo__parker_wait_unlock(&p, &c->lock);
+    *closed = me.closed;
+    return 0;
+  }
   uvgo__waitq_push(q, &me);
   uvgo__chan_unlock(c);
   int reason = uvgo__parker_wait(&p, UVGO__NO_DEADLINE);

@@ -32,6 +32,11 @@ struct uvgo__waiter {
   bool queued;             /* in chan's queue (under chan's lock) */
   bool closed;             /* set by the claimer: woken by close */
   bool is_select;          /* part of a select (for dumps and asserts) */
+  /* Claimable only under this channel's lock: a plain send or receive of
+   * a task no context watches, with no deadline. Its claimer needs no
+   * compare-and-swap, and its task parks holding the lock (park.h,
+   * uvgo__parker_wait_unlock). */
+  bool exclusive;
 };
 
 typedef struct {
@@ -103,6 +108,13 @@ static inline uvgo__waiter *uvgo__waitq_claim(uvgo__waitq *q) {
   uvgo__waiter *w;
   while ((w = q->head) != NULL) {
     uvgo__waitq_remove(q, w);
+    if (w->exclusive) {
+      /* Nobody else can claim it (we hold the lock it queued under), and
+       * nobody has: a claimer dequeues what it claims. */
+      atomic_store_explicit(&w->parker->claimed, 1, memory_order_relaxed);
+      w->parker->reason = 0;
+      return w;
+    }
     if (uvgo__parker_claim(w->parker, w->case_index))
       return w;
   }

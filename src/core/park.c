@@ -183,6 +183,14 @@ int uvgo__parker_wait_ex(uvgo__parker *p, uint64_t deadline_ms,
   return p->reason;
 }
 
+int uvgo__parker_wait_unlock(uvgo__parker *p, _Atomic int *lock) {
+  uvgo_task *t = p->task;
+  uvgo__worker *w = t->home;
+  w->park_unlock = lock;
+  uvgo__task_switch_out(w, t);
+  return p->reason;
+}
+
 int uvgo__parker_wait_ctx(uvgo__parker *p, uint64_t deadline_ms,
                           uvgo_ctx *call_ctx) {
   return uvgo__parker_wait_ex(p, deadline_ms, call_ctx, true);

@@ -79,4 +79,20 @@ int uvgo__parker_wait_ex(uvgo__parker *p, uint64_t deadline_ms,
                          uvgo_ctx *call_ctx, bool task_ctx);
 int uvgo__parker_wait_uncancellable(uvgo__parker *p, uint64_t deadline_ms);
 
+/* True if a wait of this (prepared) parker with no deadline and no call
+ * context could only be ended by its wakers: a task that no context
+ * watches (uvgo__parker_wait_ex's scopes would be empty). */
+static inline bool uvgo__parker_unwatched(const uvgo__parker *p) {
+  const uvgo_task *t = p->task;
+  return t != NULL && (t->shield != 0 || t->cancel_scope == NULL);
+}
+/* Step 2 with the queue's spinlock still held, for an unwatched parker
+ * whose only claimers take that lock (Go's gopark with an unlock
+ * function): the task switches out, and the code that runs next on its
+ * worker marks it PARKED and only then releases the lock. So no waker can
+ * find the parker while the task is PARKING, and neither the claim nor
+ * the PARKING -> PARKED step needs a compare-and-swap. No deadline; the
+ * wake is the only way out. Returns p->reason. */
+int uvgo__parker_wait_unlock(uvgo__parker *p, _Atomic int *lock);
+
 #endif

@@ -117,6 +117,9 @@ struct uvgo__worker {
   uvgo_task *current;       /* running task, or NULL */
   uvgo_task *switched_from; /* handed the worker directly to current */
   unsigned direct_budget;   /* direct hand-offs left before the scheduler */
+  _Atomic int *park_unlock; /* a spinlock the task switching out still
+                               holds: settle releases it once the task is
+                               PARKED (uvgo__parker_wait_unlock) */
   _Atomic(uvgo_task *) watch_current; /* the same, for the watchdog */
   _Atomic int tasks_lock;   /* guards all_tasks against dumps */
   uvgo__stack_pool *stacks;
