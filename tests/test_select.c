@@ -1,6 +1,8 @@
 /* select, uvgo_after, timers and tickers. */
 #include "harness.h"
 
+#include "core/chan.h"
+
 #include <sched.h>
 #include <stdatomic.h>
 #include <unistd.h>
@@ -471,4 +473,51 @@ UVGO_TEST(select_two_is_uniform, unit, 30) {
   ASSERT(chi < 20.0);
   for (int i = 0; i < 2; i++)
     ASSERT_OK(uvgo_chan_release(c[i]));
+}
+
+/* A parking select whose deadline cannot be armed (the timer heap cannot
+ * grow) fails with UV_ENOMEM and leaves nothing queued; the channels and
+ * the next select work. Sleepers fill the heap one timer at a time until
+ * the select's own timer is the one that needs the allocation. */
+static void heap_sleeper(void *arg) {
+  uvgo_select_case cs[] = {UVGO_RECV_CASE(arg, NULL),
+                           UVGO_RECV_CASE(uvgo_after(1000000), NULL)};
+  ASSERT_EQ(uvgo_select(cs, 2), 0);
+}
+
+static void timer_enomem_main(void *arg) {
+  (void)arg;
+  uvgo_chan *stop = uvgo_chan_new(0, 0);
+  uvgo_chan *idle = uvgo_chan_new(sizeof(int), 0);
+  int v = 0;
+  bool failed = false;
+  for (int i = 0; i < 1100 && !failed; i++) {
+    uvgo_select_case cs[] = {UVGO_RECV_CASE(idle, &v),
+                             UVGO_RECV_CASE(uvgo_after(1), NULL)};
+    uvgo_test_fail_allocation(1);
+    int r = uvgo_select(cs, 2);
+    uvgo_test_fail_allocation(0);
+    if (r == UV_ENOMEM) {
+      failed = true;
+      ASSERT_NULL(idle->recvq.head);
+      break;
+    }
+    ASSERT_EQ(r, 1);
+    ASSERT_OK(uvgo_go(heap_sleeper, stop));
+    uvgo_yield();
+  }
+  ASSERT(failed);
+  uvgo_select_case cs[] = {UVGO_RECV_CASE(idle, &v),
+                           UVGO_RECV_CASE(uvgo_after(1), NULL)};
+  ASSERT_EQ(uvgo_select(cs, 2), 1);
+  ASSERT_OK(uvgo_chan_close(stop));
+  ASSERT_OK(uvgo_chan_release(idle));
+  while (uvgo_task_count(NULL) > 1)
+    uvgo_sleep(1);
+  ASSERT_OK(uvgo_chan_release(stop));
+}
+
+UVGO_TEST(select_deadline_enomem_leaves_nothing_queued, unit, 30) {
+  uvgo_config cfg = workers(1);
+  ASSERT_OK(uvgo_run(&cfg, timer_enomem_main, NULL));
 }

@@ -69,6 +69,8 @@ static inline void uvgo__chan_lock(uvgo_chan *c) {
 static inline void uvgo__chan_unlock(uvgo_chan *c) {
   atomic_store_explicit(&c->lock, 0, memory_order_release);
 }
+/* uvgo__chan_unlock as a park commit (uvgo__parker_wait_commit). */
+void uvgo__chan_unlock_cb(void *chan);
 
 /* Closed and drained: a state that never changes again (no send succeeds
  * after close, and only receives change len then), so a receive may see
@@ -81,13 +83,15 @@ static inline bool uvgo__chan_closed_drained(const uvgo_chan *c) {
          __atomic_load_n(&c->len, __ATOMIC_RELAXED) == 0;
 }
 
+/* q->head is stored atomically (relaxed; a plain move on x86): select
+ * peeks at it without the lock (uvgo__chan_maybe_ready). */
 static inline void uvgo__waitq_push(uvgo__waitq *q, uvgo__waiter *w) {
   w->next = NULL;
   w->prev = q->tail;
   if (q->tail != NULL)
     q->tail->next = w;
   else
-    q->head = w;
+    __atomic_store_n(&q->head, w, __ATOMIC_RELAXED);
   q->tail = w;
   w->queued = true;
 }
@@ -95,7 +99,7 @@ static inline void uvgo__waitq_remove(uvgo__waitq *q, uvgo__waiter *w) {
   if (w->prev != NULL)
     w->prev->next = w->next;
   else
-    q->head = w->next;
+    __atomic_store_n(&q->head, w->next, __ATOMIC_RELAXED);
   if (w->next != NULL)
     w->next->prev = w->prev;
   else
@@ -119,6 +123,26 @@ static inline uvgo__waiter *uvgo__waitq_claim(uvgo__waitq *q) {
       return w;
   }
   return NULL;
+}
+
+/* Without the lock: false only if at some moment during the call the
+ * case could not have completed (neither a partner, nor room or a value,
+ * nor closed), so a select may skip locking it in its first pass and
+ * leave it to the locked second one (Go's non-blocking fast path). The
+ * one field that decides readiness is read before `closed`: closing is
+ * for good, so not closed after it means not closed when it was read.
+ * (Senders wait only on a full buffer and receivers only on an empty
+ * one, so a buffered channel's queues need no look.) */
+static inline bool uvgo__chan_maybe_ready(const uvgo_chan *c, bool recv) {
+  bool blocked;
+  if (c->cap == 0)
+    blocked = __atomic_load_n(recv ? &c->sendq.head : &c->recvq.head,
+                              __ATOMIC_ACQUIRE) == NULL;
+  else if (recv)
+    blocked = __atomic_load_n(&c->len, __ATOMIC_ACQUIRE) == 0;
+  else
+    blocked = __atomic_load_n(&c->len, __ATOMIC_ACQUIRE) == c->cap;
+  return !blocked || __atomic_load_n(&c->closed, __ATOMIC_ACQUIRE);
 }
 
 /* Copy one element; sizes 4 and 8 (ints, pointers) get a direct move. */

@@ -86,13 +86,28 @@ static inline bool uvgo__parker_unwatched(const uvgo__parker *p) {
   const uvgo_task *t = p->task;
   return t != NULL && (t->shield != 0 || t->cancel_scope == NULL);
 }
-/* Step 2 with the queue's spinlock still held, for an unwatched parker
- * whose only claimers take that lock (Go's gopark with an unlock
- * function): the task switches out, and the code that runs next on its
- * worker marks it PARKED and only then releases the lock. So no waker can
- * find the parker while the task is PARKING, and neither the claim nor
- * the PARKING -> PARKED step needs a compare-and-swap. No deadline; the
- * wake is the only way out. Returns p->reason. */
-int uvgo__parker_wait_unlock(uvgo__parker *p, _Atomic int *lock);
+/* Step 2 with the wakers' locks still held, for an unwatched parker all
+ * of whose claimers but its own deadline take one of those locks (Go's
+ * gopark with an unlock function): the task switches out, and the code
+ * that runs next on its worker marks it PARKED and only then calls
+ * commit(arg), which releases the locks. So no waker can find the parker
+ * while its task is PARKING and the PARKING -> PARKED step needs no
+ * compare-and-swap. (The deadline's timer fires on this worker, after
+ * that.) If the deadline cannot be armed (UV_ENOMEM) it calls commit
+ * itself and returns UV_ENOMEM without waiting. Returns p->reason. */
+int uvgo__parker_wait_commit_timed(uvgo__parker *p, uint64_t deadline_ms,
+                                   void (*commit)(void *arg), void *arg);
+static inline int uvgo__parker_wait_commit(uvgo__parker *p,
+                                           uint64_t deadline_ms,
+                                           void (*commit)(void *arg),
+                                           void *arg) {
+  if (deadline_ms != UVGO__NO_DEADLINE)
+    return uvgo__parker_wait_commit_timed(p, deadline_ms, commit, arg);
+  uvgo__worker *w = p->task->home;
+  w->park_commit = commit;
+  w->park_commit_arg = arg;
+  uvgo__task_switch_out(w, p->task);
+  return p->reason;
+}
 
 #endif

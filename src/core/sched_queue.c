@@ -2,26 +2,6 @@
  * tasks that have not started (only those may move between workers). */
 #include "core/scheduler.h"
 
-void uvgo__taskq_push(uvgo__taskq *q, uvgo_task *t) {
-  t->next = NULL;
-  if (q->tail != NULL)
-    q->tail->next = t;
-  else
-    q->head = t;
-  q->tail = t;
-}
-
-uvgo_task *uvgo__taskq_pop(uvgo__taskq *q) {
-  uvgo_task *t = q->head;
-  if (t != NULL) {
-    q->head = t->next;
-    if (q->head == NULL)
-      q->tail = NULL;
-    t->next = NULL;
-  }
-  return t;
-}
-
 static void global_put_batch(uvgo_rt *rt, uvgo_task **batch, uint32_t n) {
   uv_mutex_lock(&rt->global_lock);
   for (uint32_t i = 0; i < n; i++)
@@ -53,14 +33,6 @@ uvgo_task *uvgo__global_get(uvgo__worker *w) {
   for (uint32_t i = 1; i < n; i++)
     uvgo__runq_put(w, batch[i]);
   return n > 0 ? batch[0] : NULL;
-}
-
-uint64_t uvgo__runq_peek_ticket(uvgo__worker *w) {
-  uint32_t h = atomic_load_explicit(&w->runq.head, memory_order_acquire);
-  uint32_t tl = atomic_load_explicit(&w->runq.tail, memory_order_relaxed);
-  if (tl == h)
-    return UINT64_MAX;
-  return w->runq.tickets[h % UVGO__RUNQ_SIZE];
 }
 
 uint32_t uvgo__runq_len(uvgo__worker *w) {

@@ -117,9 +117,11 @@ struct uvgo__worker {
   uvgo_task *current;       /* running task, or NULL */
   uvgo_task *switched_from; /* handed the worker directly to current */
   unsigned direct_budget;   /* direct hand-offs left before the scheduler */
-  _Atomic int *park_unlock; /* a spinlock the task switching out still
-                               holds: settle releases it once the task is
-                               PARKED (uvgo__parker_wait_unlock) */
+  /* Set by a task parking with its wakers' locks still held: settle runs
+   * it (it releases them) once the task is PARKED (park.h,
+   * uvgo__parker_wait_commit). */
+  void (*park_commit)(void *arg);
+  void *park_commit_arg;
   _Atomic(uvgo_task *) watch_current; /* the same, for the watchdog */
   _Atomic int tasks_lock;   /* guards all_tasks against dumps */
   uvgo__stack_pool *stacks;
@@ -213,9 +215,25 @@ static inline uvgo_task *uvgo__current_task(void) {
   return w != NULL ? w->current : NULL;
 }
 
-/* --- queues (sched_queue.c) --- */
-void uvgo__taskq_push(uvgo__taskq *q, uvgo_task *t);
-uvgo_task *uvgo__taskq_pop(uvgo__taskq *q);
+/* --- queues (sched_queue.c; the per-switch ones inline here) --- */
+static inline void uvgo__taskq_push(uvgo__taskq *q, uvgo_task *t) {
+  t->next = NULL;
+  if (q->tail != NULL)
+    q->tail->next = t;
+  else
+    q->head = t;
+  q->tail = t;
+}
+static inline uvgo_task *uvgo__taskq_pop(uvgo__taskq *q) {
+  uvgo_task *t = q->head;
+  if (t != NULL) {
+    q->head = t->next;
+    if (q->head == NULL)
+      q->tail = NULL;
+    t->next = NULL;
+  }
+  return t;
+}
 /* The task's own record of the call it is about to park in, written just
  * before it enters PARKING. Never cleared: the state says whether the task
  * is parked, so only a parked task's record is read. Owner only; dumps
@@ -246,7 +264,13 @@ uvgo_task *uvgo__runq_steal(uvgo__worker *w, uvgo__worker *victim);
 /* Owner: the queue ticket of the oldest new task, or UINT64_MAX when the
  * ring is empty (a thief may take that task first; the caller then simply
  * gets another from uvgo__runq_get). */
-uint64_t uvgo__runq_peek_ticket(uvgo__worker *w);
+static inline uint64_t uvgo__runq_peek_ticket(uvgo__worker *w) {
+  uint32_t h = atomic_load_explicit(&w->runq.head, memory_order_acquire);
+  uint32_t tl = atomic_load_explicit(&w->runq.tail, memory_order_relaxed);
+  if (tl == h)
+    return UINT64_MAX;
+  return w->runq.tickets[h % UVGO__RUNQ_SIZE];
+}
 uvgo_task *uvgo__global_get(uvgo__worker *w);
 
 /* --- workers (worker.c) --- */
@@ -264,8 +288,16 @@ void uvgo__worker_submit(uvgo__worker *w, uvgo_task *t);
 void uvgo__worker_post(uvgo__worker *w, uvgo__msg *m);
 /* The worker the calling thread runs, or NULL. */
 static inline uvgo__worker *uvgo__worker_self(void) { return uvgo__tls_worker; }
+/* Turn on the idle handle that keeps the loop from blocking while tasks
+ * are queued (worker.c). */
+void uvgo__worker_idle_on(uvgo__worker *w);
 /* Owner thread: queue a started task at the back of the ready queue. */
-void uvgo__worker_ready(uvgo__worker *w, uvgo_task *t);
+static inline void uvgo__worker_ready(uvgo__worker *w, uvgo_task *t) {
+  t->ticket = w->next_ticket++;
+  uvgo__taskq_push(&w->ready, t);
+  if (UVGO__UNLIKELY(!w->idle_active))
+    uvgo__worker_idle_on(w);
+}
 /* Owner thread: new work went into w's runq; make sure it runs this tick
  * and offer it to an idle worker. */
 void uvgo__worker_ready_kick(uvgo__worker *w);

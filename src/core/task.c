@@ -276,14 +276,14 @@ static void settle(uvgo__worker *w, uvgo_task *t) {
     uvgo__worker_ready(w, t);
     break;
   case UVGO__TASK_PARKING:
-    if (w->park_unlock != NULL) {
-      /* It parked holding the lock its only wakers take: nothing can
+    if (w->park_commit != NULL) {
+      /* It parked holding the locks all its wakers take: nothing can
        * have changed its state, and nothing can before the unlock. */
-      _Atomic int *lock = w->park_unlock;
-      w->park_unlock = NULL;
+      void (*commit)(void *) = w->park_commit;
+      w->park_commit = NULL;
       atomic_store_explicit(&t->state, UVGO__TASK_PARKED,
                             memory_order_relaxed);
-      atomic_store_explicit(lock, 0, memory_order_release);
+      commit(w->park_commit_arg);
       break;
     }
     if (atomic_compare_exchange_strong_explicit(

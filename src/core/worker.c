@@ -65,12 +65,7 @@ static void mark_idle(uvgo__worker *w) {
   }
 }
 
-/* Called after queueing work on w's own thread. */
-void uvgo__worker_ready(uvgo__worker *w, uvgo_task *t) {
-  t->ticket = w->next_ticket++;
-  uvgo__taskq_push(&w->ready, t);
-  set_idle_handle(w, true);
-}
+void uvgo__worker_idle_on(uvgo__worker *w) { set_idle_handle(w, true); }
 
 /* More than one new task queued here and a worker idle: wake it to
  * steal. */

@@ -113,6 +113,10 @@ poll_each_inline(uvgo_select_case *cases, const uint16_t *order, size_t n) {
     }
     if (sc->op == UVGO_SELECT_RECV && uvgo__chan_closed_drained(c))
       return finish(sc, i, UVGO_ECLOSED); /* no lock: see chan.h */
+    /* Not ready at some moment of this pass: as good as polled (a
+     * parking select saves a lock round per channel). */
+    if (!uvgo__chan_maybe_ready(c, sc->op == UVGO_SELECT_RECV))
+      continue;
     uvgo__parker *wake = NULL;
     uvgo__chan_lock(c);
     int err = poll_locked(sc, &wake);
@@ -221,6 +225,18 @@ static void unlock_all(uvgo_chan **locks, size_t m) {
     uvgo__chan_unlock(locks[i - 1]);
 }
 
+typedef struct {
+  uvgo_chan **locks;
+  size_t m;
+} held_locks;
+
+/* The park commit of an unwatched select: its locks, released once it is
+ * parked. */
+static void unlock_held(void *arg) {
+  held_locks *h = arg;
+  unlock_all(h->locks, h->m);
+}
+
 static int select_park(uvgo_select_case *cases, size_t n,
                        const uint16_t *order1);
 
@@ -318,9 +334,16 @@ select_park(uvgo_select_case *cases, size_t n, const uint16_t *order1) {
                                                 : &sc->chan->sendq,
                      w);
   }
-  unlock_all(locks, m);
-
-  int reason = uvgo__parker_wait(&p, deadline);
+  int reason;
+  if (uvgo__parker_unwatched(&p)) {
+    /* Its claimers are partners and closers, under these locks, and its
+     * own deadline, on this worker: park before unlocking. */
+    held_locks held = {locks, m};
+    reason = uvgo__parker_wait_commit(&p, deadline, unlock_held, &held);
+  } else {
+    unlock_all(locks, m);
+    reason = uvgo__parker_wait(&p, deadline);
+  }
 
   /* Pass 3: unlink the waiters nobody dequeued. The winning case's
    * claimer dequeued its waiter before the wake (which orders that for
