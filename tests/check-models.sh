@@ -38,14 +38,17 @@ verdict|verdict.pml|;-DFIRST_CALL_WAKE|pass|25
 verdict_old_accounting|verdict.pml|-DOLD_ACCOUNTING -DF_UNTIMED|assert:snap_cp|20
 verdict_register_late|verdict.pml|-DREGISTER_LATE -DFIRST_CALL_WAKE|assert:snap_cp|21
 verdict_exit_hang|verdict.pml|-DSTRICT_END|end|18
-verdict_exit_recheck|verdict.pml|-DEXIT_RECHECK -DFIRST_CALL_WAKE -DSTRICT_END|pass|26|-DCOLLAPSE'
+verdict_exit_recheck|verdict.pml|-DEXIT_RECHECK -DFIRST_CALL_WAKE -DSTRICT_END|pass|26|-DCOLLAPSE
+park_commit|park_commit.pml|;-DONE_CHANNEL;-DEPISODES=3|pass|20
+park_commit_unlock_first|park_commit.pml|-DCOMMIT_FIRST;-DONE_CHANNEL -DCOMMIT_FIRST|assert:t_state!=4|16
+park_commit_plain_select_claim|park_commit.pml|-DPLAIN_CLAIM|assert:t_claimed|16'
 # The default list. verdict_exit_hang expects the hang of the code before
 # 2799b5d (a lowered count did not make a worker check again);
 # verdict_exit_recheck is the code since (39 M states, 78 s and 2.1 GB on
 # a 2-core machine, far longer when it is loaded). A cheaper exact variant
 # was not found: -DF_UNTIMED halves it (23 M states, 42 s) but drops F's
 # timed wait.
-default='parker parker_old_accounting chan_close verdict verdict_old_accounting verdict_register_late verdict_exit_hang verdict_exit_recheck'
+default='parker parker_old_accounting chan_close park_commit park_commit_unlock_first park_commit_plain_select_claim verdict verdict_old_accounting verdict_register_late verdict_exit_hang verdict_exit_recheck'
 [ $# -eq 0 ] && set -- $default
 
 command -v "$spin" >/dev/null 2>&1 || { echo "check-models: $spin not found" >&2; exit 77; }
