@@ -174,7 +174,7 @@ static inline uint64_t uvgo__after_deadline(const uvgo_chan *c) {
 bool uvgo__after_ready(const uvgo_chan *c);
 /* The last precise time (ms) this thread read; it only ever lags the
  * clock (time.c). */
-extern _Thread_local uint64_t uvgo__after_now_cache;
+extern UVGO__TLS_FAST _Thread_local uint64_t uvgo__after_now_cache;
 /* True if this thread's last clock reading proves it passed (no read).
  * Inline: it runs in every select with an after case. */
 static inline bool uvgo__after_ready_cached(const uvgo_chan *c) {

@@ -8,7 +8,7 @@
 
 #include "core/scheduler.h"
 
-_Thread_local uvgo_call_site uvgo_call_site_tls;
+UVGO__TLS_FAST _Thread_local uvgo_call_site uvgo_call_site_tls;
 
 /* --- the per-worker task list lock: held only to link, unlink or walk --- */
 

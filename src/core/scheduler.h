@@ -208,7 +208,7 @@ struct uvgo_rt {
                         memory_order_relaxed)
 
 /* The calling thread's worker, or NULL. */
-extern _Thread_local uvgo__worker *uvgo__tls_worker;
+extern UVGO__TLS_FAST _Thread_local uvgo__worker *uvgo__tls_worker;
 
 static inline uvgo_task *uvgo__current_task(void) {
   uvgo__worker *w = uvgo__tls_worker;

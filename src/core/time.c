@@ -18,7 +18,7 @@
  * (a read costs 20-60 ns, more than the rest of a ready select). The
  * coarse clock is no substitute: on tickless kernels it was measured
  * lagging by 15 ms, which would make uvgo_after fire early. */
-_Thread_local uint64_t uvgo__after_now_cache;
+UVGO__TLS_FAST _Thread_local uint64_t uvgo__after_now_cache;
 
 static uint64_t now_ms(void) {
   uint64_t now = uvgo__now_ms();
@@ -84,7 +84,7 @@ static bool tsc_invariant(void) {
 }
 
 /* The hot fields first, in one cache line. */
-static _Thread_local struct {
+static UVGO__TLS_FAST _Thread_local struct {
   uint64_t tsc_anchor;     /* TSC at the latest precise reading */
   uint64_t window_ticks;   /* ticks the anchor is good for; 0: not calibrated */
   uint64_t ms_anchor;      /* the anchor's time (pushed ahead), whole ms */

@@ -5,7 +5,7 @@
 
 #include "core/scheduler.h"
 
-_Thread_local uvgo__worker *uvgo__tls_worker;
+UVGO__TLS_FAST _Thread_local uvgo__worker *uvgo__tls_worker;
 
 /* Tasks run per tick before the loop gets to poll for I/O again. */
 #define DRAIN_BUDGET 256

@@ -10,7 +10,7 @@
 #define SMALL 16
 
 /* Per-thread xorshift64*: no lock, no shared state. */
-static _Thread_local uint64_t rng_state;
+static UVGO__TLS_FAST _Thread_local uint64_t rng_state;
 
 static uint32_t fastrand(void) {
   uint64_t x = rng_state;
