@@ -396,8 +396,9 @@ UVGO_TEST(select_from_plain_thread, unit, 10) {
  * and after calibration and across re-anchoring. */
 UVGO_TEST(after_deadline_never_early, unit, 20) {
   uint64_t start = uvgo_now_ms();
-  /* Long enough to cross calibration (20 ms) and re-anchoring (100 ms),
-   * and enough checks however slowly a loaded machine runs them. */
+  /* Long enough to cross calibration (0.2 ms), the doubling windows and
+   * re-anchoring at the full 100 ms, and enough checks however slowly a
+   * loaded machine runs them. */
   for (long checks = 0; checks < 20 || uvgo_now_ms() - start < 300;
        checks++) {
     uint64_t t0 = uvgo_now_ms();
