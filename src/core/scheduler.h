@@ -278,7 +278,12 @@ void uvgo__worker_update_refs(uvgo__worker *w);
 void uvgo__task_switch_out(uvgo__worker *w, uvgo_task *t);
 /* Scheduler side: run t until it switches back, then settle its state. */
 void uvgo__task_resume(uvgo__worker *w, uvgo_task *t);
+/* Back to w's free records (w NULL: freed). Never frees on this path: a
+ * worker's surplus waits for uvgo__task_trim_records. */
 void uvgo__task_free_record(uvgo__worker *w, uvgo_task *t);
+/* Idle housekeeping: free at most max records of w's surplus (beyond
+ * UVGO__FREE_TASKS_MAX). @return true if more remain. */
+bool uvgo__task_trim_records(uvgo__worker *w, unsigned max);
 /* Make a parked (or parking) task runnable: any thread. */
 void uvgo__task_wake(uvgo_task *t);
 /* target NULL: the calling worker's stealable queue; otherwise pinned to
