@@ -293,6 +293,15 @@ int uvgo__spawn(uvgo_rt *rt, uvgo__worker *target, bool is_main, uvgo_fn fn,
                 void *arg, const uvgo_spawn_opts *opts, const char *file,
                 int line);
 
+/* Drop a task's context reference. The runtime's root context is not
+ * counted (uvgo__spawn takes no reference on it): it outlives every task,
+ * released only after the last one has ended or been reaped, so two
+ * locked operations per task on one shared line are saved. */
+static inline void uvgo__task_ctx_release(uvgo_task *t) {
+  if (t->ctx != NULL && t->ctx != t->rt->root)
+    uvgo_ctx_release(t->ctx);
+}
+
 /* --- runtime accounting (runtime.c) --- */
 int uvgo__rt_live_inc(uvgo_rt *rt);
 void uvgo__rt_live_dec(uvgo_rt *rt);

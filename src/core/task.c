@@ -154,7 +154,8 @@ int uvgo__spawn(uvgo_rt *rt, uvgo__worker *target, bool is_main, uvgo_fn fn,
   if (ctx == NULL)
     ctx = rt->root;
   if (ctx != NULL) {
-    uvgo_ctx_retain(ctx);
+    if (ctx != rt->root)
+      uvgo_ctx_retain(ctx); /* see uvgo__task_ctx_release */
     t->ctx = ctx;
     t->cancel_scope = uvgo__ctx_cancel_scope(ctx);
   }
@@ -163,8 +164,7 @@ int uvgo__spawn(uvgo_rt *rt, uvgo__worker *target, bool is_main, uvgo_fn fn,
     if (opts->name != NULL)
       uvgo_task_set_name(t, opts->name);
     if (opts->copy != NULL && set_copy(t, opts->copy, opts->copy_size) != 0) {
-      if (t->ctx != NULL)
-        uvgo_ctx_release(t->ctx);
+      uvgo__task_ctx_release(t);
       uvgo__task_free_record(self, t);
       uvgo__rt_live_dec(rt);
       return UV_ENOMEM;
@@ -252,10 +252,11 @@ static void finish_task(uvgo__worker *w, uvgo_task *t) {
   uvgo__fiber_destroy(&t->fiber);
   uvgo__stack_put(w->stacks, t->stack);
   t->stack = NULL;
-  uvgo__free(t->locals);
-  uvgo__free(t->copy_heap);
-  if (t->ctx != NULL)
-    uvgo_ctx_release(t->ctx);
+  if (UVGO__UNLIKELY(t->locals != NULL))
+    uvgo__free(t->locals);
+  if (UVGO__UNLIKELY(t->copy_heap != NULL))
+    uvgo__free(t->copy_heap);
+  uvgo__task_ctx_release(t);
   uvgo_rt *rt = t->rt;
   bool was_main = t->is_main;
   uvgo__task_free_record(w, t);
