@@ -366,8 +366,7 @@ static void free_unstarted(uvgo__worker *w, uvgo__taskq *q) {
     if (t->stack != NULL)
       continue; /* started: freed from the live list */
     uvgo__free(t->copy_heap);
-    if (t->ctx != NULL)
-      uvgo_ctx_release(t->ctx);
+    uvgo__task_ctx_release(t);
     uvgo__task_free_record(w, t);
   }
 }
@@ -404,8 +403,7 @@ static void reap_leftovers(uvgo_rt *rt) {
       uvgo__stack_put(w->stacks, t->stack);
       uvgo__free(t->locals);
       uvgo__free(t->copy_heap);
-      if (t->ctx != NULL)
-        uvgo_ctx_release(t->ctx);
+      uvgo__task_ctx_release(t);
       uvgo__task_free_record(w, t);
     }
   }

@@ -47,21 +47,23 @@ typedef struct {
   uvgo_task *tail;
 } uvgo__taskq;
 
+/* The fields a wake, a resume and an exit read come first, together (a
+ * woken task's record is cold after a burst: one line instead of three). */
 struct uvgo_task {
   uint32_t magic;
   _Atomic int state;        /* uvgo__task_state */
   _Atomic int permit;       /* uvgo_unpark before uvgo_park */
   bool is_main;             /* uvgo_run's main task */
-  uvgo__fiber fiber;
-  uvgo__stack *stack;       /* NULL until the task first runs */
-  size_t stack_size;        /* requested; 0 = runtime default */
   uvgo__worker *home;       /* set when it starts; never changes after */
-  uvgo_rt *rt;
-  uvgo_fn fn;
-  void *arg;
   uvgo_task *next;          /* queue link */
   uint64_t ticket;          /* queue order on its worker (FIFO across the
                                ready queue and the runq) */
+  uvgo__stack *stack;       /* NULL until the task first runs */
+  uvgo__fiber fiber;
+  size_t stack_size;        /* requested; 0 = runtime default */
+  uvgo_rt *rt;
+  uvgo_fn fn;
+  void *arg;
   uvgo_task *all_next;      /* home worker's list of live tasks */
   uvgo_task *all_prev;
   const char *spawn_file;
@@ -313,7 +315,12 @@ void uvgo__worker_update_refs(uvgo__worker *w);
 void uvgo__task_switch_out(uvgo__worker *w, uvgo_task *t);
 /* Scheduler side: run t until it switches back, then settle its state. */
 void uvgo__task_resume(uvgo__worker *w, uvgo_task *t);
+/* Back to w's free records (w NULL: freed). Never frees on this path: a
+ * worker's surplus waits for uvgo__task_trim_records. */
 void uvgo__task_free_record(uvgo__worker *w, uvgo_task *t);
+/* Idle housekeeping: free at most max records of w's surplus (beyond
+ * UVGO__FREE_TASKS_MAX). @return true if more remain. */
+bool uvgo__task_trim_records(uvgo__worker *w, unsigned max);
 /* Make a parked (or parking) task runnable: any thread. */
 void uvgo__task_wake(uvgo_task *t);
 /* target NULL: the calling worker's stealable queue; otherwise pinned to
@@ -322,6 +329,15 @@ void uvgo__task_wake(uvgo_task *t);
 int uvgo__spawn(uvgo_rt *rt, uvgo__worker *target, bool is_main, uvgo_fn fn,
                 void *arg, const uvgo_spawn_opts *opts, const char *file,
                 int line);
+
+/* Drop a task's context reference. The runtime's root context is not
+ * counted (uvgo__spawn takes no reference on it): it outlives every task,
+ * released only after the last one has ended or been reaped, so two
+ * locked operations per task on one shared line are saved. */
+static inline void uvgo__task_ctx_release(uvgo_task *t) {
+  if (t->ctx != NULL && t->ctx != t->rt->root)
+    uvgo_ctx_release(t->ctx);
+}
 
 /* --- runtime accounting (runtime.c) --- */
 int uvgo__rt_live_inc(uvgo_rt *rt);

@@ -24,6 +24,7 @@
 
 #define STACK_MAGIC 0x75766773u /* "uvgs": the slot has been carved */
 #define HEADER_BYTES ((sizeof(uvgo__stack) + 63) & ~(size_t)63)
+_Static_assert(sizeof(uvgo__stack) <= 64, "a stack header is one cache line");
 /* Pages a put keeps resident: a stack's hot top. Deeper pages go back to
  * the kernel when the stack went past this. */
 #define HOT_BYTES (16u * 1024u)
@@ -406,8 +407,12 @@ int uvgo__stack_get(uvgo__stack_pool *pool, size_t size, uvgo__stack **out) {
     else
       cls->tail = NULL;
     /* The element below the boundary moves up into the hot part. */
-    if (cls->boundary != NULL)
+    if (cls->boundary != NULL) {
       cls->boundary = cls->nfree > HOT_FREE ? cls->boundary->next_free : NULL;
+      /* The next get or put reads it: a cold header after a burst. */
+      if (cls->boundary != NULL)
+        __builtin_prefetch(cls->boundary, 1, 3);
+    }
     cls->nfree--;
     st->trimmed = false;
     *out = st;
@@ -483,6 +488,7 @@ void uvgo__stack_put(uvgo__stack_pool *pool, uvgo__stack *st) {
     if (!cls->boundary->trimmed)
       cls->cold_untrimmed++;
     cls->boundary = cls->boundary->prev_free;
+    __builtin_prefetch(cls->boundary, 1, 3); /* as in uvgo__stack_get */
   } else if (cls->nfree == HOT_FREE) {
     cls->boundary = cls->tail;
   }

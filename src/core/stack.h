@@ -24,19 +24,21 @@ typedef enum {
   UVGO__GUARD_CANARY       /* a checked pattern only: best effort */
 } uvgo__guard_mode;
 
+/* Implementation: the struct lives in the top bytes of its own slot (above
+ * base+size), so a stack costs no heap allocation. It fits one cache line
+ * (stack.c checks): a get or put touches its own header and the pool's
+ * boundary stack's, each one line, cold after a burst. */
 typedef struct uvgo__stack {
   void *base;       /* lowest usable address (just above the guard) */
   size_t size;      /* usable bytes; the stack grows down from base+size */
-  uvgo__guard_mode guard;
+  struct uvgo__stack *next_free; /* pool link */
+  struct uvgo__stack *prev_free; /* pool link, toward the most recent */
+  struct uvgo__stack_class *cls; /* the pool size class it returns to */
   const char *owner_file; /* spawn site of the task on it, for overflow */
   int owner_line;         /* reports; set with uvgo__stack_set_owner */
-  struct uvgo__stack *next_free; /* pool link */
-  /* Implementation: the struct lives in the top bytes of its own slot
-   * (above base+size), so a stack costs no heap allocation. */
   uint32_t magic;          /* set once the slot is carved; read by _find */
+  uvgo__guard_mode guard;
   bool trimmed;            /* pages below the hot top handed back */
-  struct uvgo__stack_class *cls; /* the pool size class it returns to */
-  struct uvgo__stack *prev_free; /* pool link, toward the most recent */
 } uvgo__stack;
 
 typedef struct uvgo__stack_pool uvgo__stack_pool;

@@ -92,19 +92,27 @@ void uvgo__task_free_record(uvgo__worker *w, uvgo_task *t) {
   t->next = w->free_tasks;
   w->free_tasks = t;
   w->free_count++;
-  if (w->free_count > UVGO__FREE_TASKS_MAX) {
-    /* Past the worker's own stock: pass a batch to the others, or give
-     * memory back when they are stocked too. */
-    if (atomic_load_explicit(&w->rt->spare_count, memory_order_relaxed) <
-        UVGO__FREE_TASKS_MAX * w->rt->nworkers) {
-      spill_records(w);
-    } else {
-      uvgo_task *victim = w->free_tasks;
-      w->free_tasks = victim->next;
-      w->free_count--;
-      uvgo__free(victim);
-    }
+  /* Past the worker's own stock: pass a batch to the others while they
+   * are short. Records beyond that stay here until the worker is idle
+   * (uvgo__task_trim_records): a free() per exit was a fifth of the
+   * instructions of 10,000 tasks ending at once (glibc's _int_free and
+   * the neighbouring chunks it reads). */
+  if (w->free_count > UVGO__FREE_TASKS_MAX &&
+      atomic_load_explicit(&w->rt->spare_count, memory_order_relaxed) <
+          UVGO__FREE_TASKS_MAX * w->rt->nworkers)
+    spill_records(w);
+}
+
+bool uvgo__task_trim_records(uvgo__worker *w, unsigned max) {
+  while (w->free_count > UVGO__FREE_TASKS_MAX) {
+    if (max-- == 0)
+      return true;
+    uvgo_task *t = w->free_tasks;
+    w->free_tasks = t->next;
+    w->free_count--;
+    uvgo__free(t);
   }
+  return false;
 }
 
 static int set_copy(uvgo_task *t, const void *src, size_t size) {
@@ -146,7 +154,8 @@ int uvgo__spawn(uvgo_rt *rt, uvgo__worker *target, bool is_main, uvgo_fn fn,
   if (ctx == NULL)
     ctx = rt->root;
   if (ctx != NULL) {
-    uvgo_ctx_retain(ctx);
+    if (ctx != rt->root)
+      uvgo_ctx_retain(ctx); /* see uvgo__task_ctx_release */
     t->ctx = ctx;
     t->cancel_scope = uvgo__ctx_cancel_scope(ctx);
   }
@@ -155,8 +164,7 @@ int uvgo__spawn(uvgo_rt *rt, uvgo__worker *target, bool is_main, uvgo_fn fn,
     if (opts->name != NULL)
       uvgo_task_set_name(t, opts->name);
     if (opts->copy != NULL && set_copy(t, opts->copy, opts->copy_size) != 0) {
-      if (t->ctx != NULL)
-        uvgo_ctx_release(t->ctx);
+      uvgo__task_ctx_release(t);
       uvgo__task_free_record(self, t);
       uvgo__rt_live_dec(rt);
       return UV_ENOMEM;
@@ -244,14 +252,50 @@ static void finish_task(uvgo__worker *w, uvgo_task *t) {
   uvgo__fiber_destroy(&t->fiber);
   uvgo__stack_put(w->stacks, t->stack);
   t->stack = NULL;
-  uvgo__free(t->locals);
-  uvgo__free(t->copy_heap);
-  if (t->ctx != NULL)
-    uvgo_ctx_release(t->ctx);
+  if (UVGO__UNLIKELY(t->locals != NULL))
+    uvgo__free(t->locals);
+  if (UVGO__UNLIKELY(t->copy_heap != NULL))
+    uvgo__free(t->copy_heap);
+  uvgo__task_ctx_release(t);
   uvgo_rt *rt = t->rt;
   bool was_main = t->is_main;
   uvgo__task_free_record(w, t);
   uvgo__rt_task_finished(rt, was_main);
+}
+
+/* Warm the caches for the tasks queued behind the one about to run. A task
+ * resumed from a long ready queue (a close or a cancel that woke thousands)
+ * finds its record and its stack cold: last touched when it parked, with
+ * every other waiter's since. Run like that, each task stalls on one miss
+ * per frame it returns through (saved registers, parker, waiter, the
+ * caller's frames, the stack header), one after the other: the return
+ * address of each comes from the line that missed. So while one task
+ * runs, the next one's used stack (saved sp up to its header) is
+ * prefetched, and the record of the one after that, whose fields the next
+ * round reads to find its stack. Skipped unless two or more tasks wait:
+ * a short queue is the tasks that ran just now, still in cache.
+ * Measured: the run phase after a close that woke 10,000 tasks, 1 worker,
+ * best of 15 on a loaded machine: 9.9 ms without, 2.2 ms with.
+ * always_inline: GCC 12 marks a function of prefetches alone pure and
+ * drops the call (IPA pure-const), so it must be inlined early. */
+#define PREFETCH_STACK_MAX 4096
+
+static inline __attribute__((always_inline)) void prefetch_queued(
+    uvgo__worker *w) {
+  uvgo_task *n = w->ready.head;
+  if (n == NULL || n->next == NULL)
+    return;
+  const char *rec = (const char *)n->next;
+  for (size_t off = 0; off < sizeof(uvgo_task); off += 64)
+    __builtin_prefetch(rec + off, 1, 3);
+  if (n->stack == NULL)
+    return;
+  const char *lo = (const char *)((uintptr_t)n->fiber.sp & ~(uintptr_t)63);
+  const char *hi = (const char *)(n->stack + 1);
+  if (hi - lo > PREFETCH_STACK_MAX)
+    hi = lo + PREFETCH_STACK_MAX;
+  for (const char *p = lo; p < hi; p += 64)
+    __builtin_prefetch(p, 1, 3);
 }
 
 /* Tasks switched to directly from another task, before the scheduler
@@ -312,6 +356,7 @@ void uvgo__task_resume(uvgo__worker *w, uvgo_task *t) {
   enter(w, t);
   w->direct_budget = DIRECT_BUDGET;
   w->switched_from = NULL;
+  prefetch_queued(w);
   uvgo__fiber_switch(&w->sched_fiber, &t->fiber);
   /* Back on the scheduler: the task that switched here may not be t, if
    * tasks handed the worker to each other directly meanwhile. */
@@ -340,6 +385,7 @@ void uvgo__task_switch_out(uvgo__worker *w, uvgo_task *t) {
   if (next != NULL) {
     enter(w, next);
     w->switched_from = t;
+    prefetch_queued(w);
     uvgo__fiber_switch(&t->fiber, &next->fiber);
   } else {
     uvgo__fiber_switch(&t->fiber, &w->sched_fiber);

@@ -352,6 +352,7 @@ static void drain(uvgo__worker *w) {
     /* Housekeeping while idle, bounded so new work is not kept waiting;
      * what is left waits for the next idle moment. */
     uvgo__stack_pool_trim_cold(w->stacks, 256);
+    uvgo__task_trim_records(w, 256);
     if (!w->rt->attached && loop_is_quiet(w)) {
       atomic_store(&w->stuck, 1);
       uvgo__rt_check_deadlock(w->rt, w);
