@@ -275,6 +275,50 @@ UVGO_TEST(chan_close_wakes_all_waiters, unit, 10) {
   }
 }
 
+/* A close waking many waiters homed on several workers (handed over in
+ * batches per home worker), with plain threads among the waiters, closed
+ * by a task and by a plain thread: every waiter wakes exactly once. */
+static void close_from_thread(void *arg) { ASSERT_OK(uvgo_chan_close(arg)); }
+
+static void thread_blocked_recv(void *arg) { blocked_recv(arg); }
+
+static void many_close_main(void *arg) {
+  unsigned workers = *(unsigned *)arg;
+  enum { TASKS = 300, THREADS = 2 };
+  for (int by_thread = 0; by_thread < 2; by_thread++) {
+    atomic_store(&closed_seen, 0);
+    uvgo_chan *c = uvgo_chan_new(sizeof(int), 0);
+    for (int i = 0; i < TASKS; i++)
+      ASSERT_OK(uvgo_go_on((unsigned)(i / 7) % workers, blocked_recv, c));
+    uv_thread_t th[THREADS];
+    for (int i = 0; i < THREADS; i++)
+      ASSERT_OK(uv_thread_create(&th[i], thread_blocked_recv, c));
+    while (queued(c, true) < TASKS + THREADS)
+      uvgo_sleep(1);
+    if (by_thread) {
+      uv_thread_t closer;
+      ASSERT_OK(uv_thread_create(&closer, close_from_thread, c));
+      uv_thread_join(&closer);
+    } else {
+      ASSERT_OK(uvgo_chan_close(c));
+    }
+    for (int i = 0; i < THREADS; i++)
+      uv_thread_join(&th[i]);
+    while (atomic_load(&closed_seen) < TASKS + THREADS)
+      uvgo_sleep(1);
+    uvgo_sleep(2);
+    ASSERT_EQ(atomic_load(&closed_seen), TASKS + THREADS);
+    ASSERT_OK(uvgo_chan_release(c));
+  }
+}
+
+UVGO_TEST(chan_close_wakes_many_across_workers, unit, 30) {
+  for (unsigned w = 1; w <= 3; w++) {
+    uvgo_config cfg = one_worker(w);
+    ASSERT_OK(uvgo_run(&cfg, many_close_main, &w));
+  }
+}
+
 /* --- plain threads --- */
 
 typedef struct {

@@ -285,6 +285,9 @@ void uvgo__worker_free(uvgo__worker *w);
 /* Make t runnable on its worker: directly when called on w's thread, via
  * the inbox otherwise. */
 void uvgo__worker_submit(uvgo__worker *w, uvgo_task *t);
+/* Queue a list of tasks (linked through next) to w from another thread:
+ * one inbox lock and one signal for all of them. */
+void uvgo__worker_submit_list(uvgo__worker *w, uvgo__taskq *list);
 /* Run m->fn(m) on w's thread: at once when called there, otherwise from
  * its inbox on the next loop iteration. Any thread. */
 void uvgo__worker_post(uvgo__worker *w, uvgo__msg *m);
@@ -323,6 +326,17 @@ void uvgo__task_free_record(uvgo__worker *w, uvgo_task *t);
 bool uvgo__task_trim_records(uvgo__worker *w, unsigned max);
 /* Make a parked (or parking) task runnable: any thread. */
 void uvgo__task_wake(uvgo_task *t);
+/* Many wakes at once (a close, a cancel): tasks homed on another worker
+ * are gathered and handed over per run of one home worker, so a close
+ * that wakes thousands takes each inbox lock once per run, not per task.
+ * Zero-initialise, add claimed tasks, flush before anyone may rely on
+ * the wakes having landed (the caller's return). */
+typedef struct {
+  uvgo__worker *home;
+  uvgo__taskq tasks;
+} uvgo__wake_batch;
+void uvgo__wake_batch_add(uvgo__wake_batch *b, uvgo_task *t);
+void uvgo__wake_batch_flush(uvgo__wake_batch *b);
 /* target NULL: the calling worker's stealable queue; otherwise pinned to
  * target (its ready queue or inbox, which no one steals from). is_main
  * marks uvgo_run's main task (exit_when_main_returns). */

@@ -443,6 +443,45 @@ void uvgo__task_wake(uvgo_task *t) {
   }
 }
 
+void uvgo__wake_batch_flush(uvgo__wake_batch *b) {
+  if (b->home != NULL)
+    uvgo__worker_submit_list(b->home, &b->tasks);
+  b->home = NULL;
+}
+
+void uvgo__wake_batch_add(uvgo__wake_batch *b, uvgo_task *t) {
+  uvgo__worker *w = uvgo__tls_worker;
+  if (w != NULL && t->home == w) {
+    uvgo__task_wake(t); /* plain stores, the local ready queue */
+    return;
+  }
+  /* The remote half of uvgo__task_wake, with the inbox push deferred. */
+  uvgo__foreign_thread_enter();
+  for (;;) {
+    int s = atomic_load_explicit(&t->state, memory_order_acquire);
+    if (s == UVGO__TASK_PARKING) {
+      if (atomic_compare_exchange_weak_explicit(&t->state, &s,
+                                                UVGO__TASK_NOTIFIED,
+                                                memory_order_acq_rel,
+                                                memory_order_acquire))
+        return;
+    } else if (s == UVGO__TASK_PARKED) {
+      if (atomic_compare_exchange_weak_explicit(&t->state, &s,
+                                                UVGO__TASK_RUNNABLE,
+                                                memory_order_acq_rel,
+                                                memory_order_acquire))
+        break;
+    } else {
+      return;
+    }
+  }
+  if (b->home != t->home) {
+    uvgo__wake_batch_flush(b);
+    b->home = t->home;
+  }
+  uvgo__taskq_push(&b->tasks, t);
+}
+
 /* --- the task-facing API --- */
 
 static uvgo_rt *caller_rt(void) {

@@ -125,6 +125,21 @@ void uvgo__worker_submit(uvgo__worker *w, uvgo_task *t) {
   signal_inbox(w);
 }
 
+void uvgo__worker_submit_list(uvgo__worker *w, uvgo__taskq *list) {
+  if (list->head == NULL)
+    return;
+  uvgo__foreign_thread_enter(); /* counted before the push is visible */
+  uv_mutex_lock(&w->inbox_lock);
+  if (w->inbox.tail != NULL)
+    w->inbox.tail->next = list->head;
+  else
+    w->inbox.head = list->head;
+  w->inbox.tail = list->tail;
+  uv_mutex_unlock(&w->inbox_lock);
+  list->head = list->tail = NULL;
+  signal_inbox(w);
+}
+
 void uvgo__worker_post(uvgo__worker *w, uvgo__msg *m) {
   m->next = NULL;
   if (uvgo__tls_worker == w) {
