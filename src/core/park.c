@@ -185,20 +185,16 @@ int uvgo__parker_wait_ex(uvgo__parker *p, uint64_t deadline_ms,
 
 int uvgo__parker_wait_commit_timed(uvgo__parker *p, uint64_t deadline_ms,
                                    void (*commit)(void *arg), void *arg) {
-  uvgo_task *t = p->task;
-  uvgo__worker *w = t->home;
-  p->deadline.fire = on_deadline;
-  if (uvgo__timer_add(&w->timers, &p->deadline, deadline_ms) != 0) {
-    /* Unclaimed: every other claimer waits for the locks we hold. */
-    uvgo__parker_claim(p, UV_ENOMEM);
-    commit(arg);
-    uvgo__parker_abandon(p);
-    return UV_ENOMEM;
-  }
+  uvgo__worker *w = p->task->home;
   w->park_commit = commit;
   w->park_commit_arg = arg;
-  uvgo__task_switch_out(w, t);
-  uvgo__timer_remove(&w->timers, &p->deadline);
+  if (!sleep_task(p, p->task, deadline_ms)) {
+    /* Not parked (no timer: UV_ENOMEM, claimed, as every other claimer
+     * waits for the locks we hold): no settle will run the commit. */
+    w->park_commit = NULL;
+    commit(arg);
+    uvgo__parker_abandon(p);
+  }
   return p->reason;
 }
 

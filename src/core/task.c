@@ -398,25 +398,10 @@ void uvgo__task_switch_out(uvgo__worker *w, uvgo_task *t) {
   }
 }
 
-void uvgo__task_wake(uvgo_task *t) {
-  uvgo__worker *w = uvgo__tls_worker;
-  if (w != NULL && t->home == w) {
-    /* On the task's own thread nobody else can change its state now: a
-     * remote waker needs the claim we won, and the task itself has
-     * settled (PARKING -> PARKED happens on this thread right after its
-     * switch, before any other code here runs), or is the one running
-     * (PARKING: it woke itself). Plain stores, no locked RMW. */
-    int s = atomic_load_explicit(&t->state, memory_order_relaxed);
-    if (s == UVGO__TASK_PARKED) {
-      atomic_store_explicit(&t->state, UVGO__TASK_RUNNABLE,
-                            memory_order_relaxed);
-      uvgo__worker_ready(w, t);
-    } else if (s == UVGO__TASK_PARKING) {
-      atomic_store_explicit(&t->state, UVGO__TASK_NOTIFIED,
-                            memory_order_relaxed);
-    }
-    return;
-  }
+/* The remote half of a wake: move t's state on from another thread.
+ * @return true if t is now RUNNABLE and the caller must queue it on its
+ * home worker (false: it was PARKING and requeues itself, or awake). */
+static bool wake_state_remote(uvgo_task *t) {
   /* A plain thread counts as taking part before its wake can be seen
    * anywhere (the state, then the inbox): the deadlock check must not see
    * the wake half done and no one active (tests/model/verdict.pml). */
@@ -428,19 +413,44 @@ void uvgo__task_wake(uvgo_task *t) {
                                                 UVGO__TASK_NOTIFIED,
                                                 memory_order_acq_rel,
                                                 memory_order_acquire))
-        return;
+        return false;
     } else if (s == UVGO__TASK_PARKED) {
       if (atomic_compare_exchange_weak_explicit(&t->state, &s,
                                                 UVGO__TASK_RUNNABLE,
                                                 memory_order_acq_rel,
-                                                memory_order_acquire)) {
-        uvgo__worker_submit(t->home, t);
-        return;
-      }
+                                                memory_order_acquire))
+        return true;
     } else {
-      return; /* already awake: the claim protocol makes this a no-op */
+      return false; /* already awake: the claim protocol makes this a no-op */
     }
   }
+}
+
+/* On t's own worker: true after the state change (and the queueing). */
+static bool wake_local(uvgo_task *t) {
+  uvgo__worker *w = uvgo__tls_worker;
+  if (w == NULL || t->home != w)
+    return false;
+  /* On the task's own thread nobody else can change its state now: a
+   * remote waker needs the claim we won, and the task itself has settled
+   * (PARKING -> PARKED happens on this thread right after its switch,
+   * before any other code here runs), or is the one running (PARKING: it
+   * woke itself). Plain stores, no locked RMW. */
+  int s = atomic_load_explicit(&t->state, memory_order_relaxed);
+  if (s == UVGO__TASK_PARKED) {
+    atomic_store_explicit(&t->state, UVGO__TASK_RUNNABLE,
+                          memory_order_relaxed);
+    uvgo__worker_ready(w, t);
+  } else if (s == UVGO__TASK_PARKING) {
+    atomic_store_explicit(&t->state, UVGO__TASK_NOTIFIED,
+                          memory_order_relaxed);
+  }
+  return true;
+}
+
+void uvgo__task_wake(uvgo_task *t) {
+  if (!wake_local(t) && wake_state_remote(t))
+    uvgo__worker_submit(t->home, t);
 }
 
 void uvgo__wake_batch_flush(uvgo__wake_batch *b) {
@@ -450,31 +460,8 @@ void uvgo__wake_batch_flush(uvgo__wake_batch *b) {
 }
 
 void uvgo__wake_batch_add(uvgo__wake_batch *b, uvgo_task *t) {
-  uvgo__worker *w = uvgo__tls_worker;
-  if (w != NULL && t->home == w) {
-    uvgo__task_wake(t); /* plain stores, the local ready queue */
+  if (wake_local(t) || !wake_state_remote(t))
     return;
-  }
-  /* The remote half of uvgo__task_wake, with the inbox push deferred. */
-  uvgo__foreign_thread_enter();
-  for (;;) {
-    int s = atomic_load_explicit(&t->state, memory_order_acquire);
-    if (s == UVGO__TASK_PARKING) {
-      if (atomic_compare_exchange_weak_explicit(&t->state, &s,
-                                                UVGO__TASK_NOTIFIED,
-                                                memory_order_acq_rel,
-                                                memory_order_acquire))
-        return;
-    } else if (s == UVGO__TASK_PARKED) {
-      if (atomic_compare_exchange_weak_explicit(&t->state, &s,
-                                                UVGO__TASK_RUNNABLE,
-                                                memory_order_acq_rel,
-                                                memory_order_acquire))
-        break;
-    } else {
-      return;
-    }
-  }
   if (b->home != t->home) {
     uvgo__wake_batch_flush(b);
     b->home = t->home;
