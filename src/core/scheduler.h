@@ -152,6 +152,8 @@ struct uvgo__worker {
   _Atomic int spinning;     /* spinning on its inbox: wakers skip the
                                async send (worker.c, spin_for_inbox) */
   unsigned spin_ns;         /* its next spin's length (adaptive) */
+  uint64_t spin_gave_up_at; /* uv_hrtime of the last empty-handed spin's
+                               end, 0 once a wake has been judged by it */
 
   /* counters (owner writes, any thread reads) */
   _Atomic uint64_t n_switches, n_spawns, n_steals, n_remote_wakes,

@@ -162,11 +162,19 @@ static void signal_inbox(uvgo__worker *w) {
   /* libuv 1.44's uv_async_send checks its pending flag before any barrier;
    * without this fence the push above may not be visible to the wakee. */
   atomic_thread_fence(memory_order_seq_cst);
-  if (atomic_exchange(&w->inbox_signalled, 1) == 0 &&
-      !atomic_load(&w->spinning)) {
-    /* A spinning worker sees the flag by itself (spin_for_inbox). One
-     * woken from its poll counts as busy from now on, so the waker, about
-     * to go idle itself, spins for the reply instead of sleeping. */
+  if (atomic_exchange(&w->inbox_signalled, 1) != 0)
+    return;
+  int one = 1;
+  if (atomic_load(&w->spinning) &&
+      atomic_compare_exchange_strong(&w->spinning, &one, 0)) {
+    /* A spinning worker sees the flag by itself (spin_for_inbox). Taking
+     * it off the spinners here makes it count as busy from now on, as one
+     * woken from its poll does below: the waker, about to go idle itself,
+     * then sees a busy worker and spins for the reply instead of
+     * sleeping (left to the spinner, the count would change a moment
+     * later, after the waker had decided). */
+    atomic_fetch_sub(&w->rt->spinners, 1);
+  } else {
     uvgo__worker *self = uvgo__tls_worker;
     if (self != NULL)
       UVGO__COUNT(self->n_remote_wakes, 1);
@@ -316,18 +324,23 @@ static bool spin_for_inbox(uvgo__worker *w) {
     if (round % 16 == 0)
       sched_yield();
   }
-  atomic_store(&w->spinning, 0);
-  atomic_fetch_sub(&rt->spinners, 1);
+  /* A waker that signalled us may have taken us off the spinners
+   * already (signal_inbox): whoever clears `spinning` counts it. */
+  if (atomic_exchange(&w->spinning, 0))
+    atomic_fetch_sub(&rt->spinners, 1);
   if (atomic_load(&w->inbox_signalled)) {
     clear_stuck(w);
     atomic_store(&w->inbox_signalled, 0);
     drain_inbox(w);
     work = true;
   }
-  if (work)
+  if (work) {
     w->spin_ns = budget;
-  else if (w->spin_ns > budget / 64)
-    w->spin_ns /= 2;
+  } else {
+    if (w->spin_ns > budget / 64)
+      w->spin_ns /= 2;
+    w->spin_gave_up_at = uv_hrtime();
+  }
   return work;
 }
 
@@ -387,6 +400,18 @@ static void on_async(uv_async_t *handle) {
    * deadlock check that saw the inbox full or this flag clear is right. */
   clear_stuck(w);
   atomic_store(&w->inbox_signalled, 0);
+  /* A wake from another worker that came less than a full spin after
+   * this worker stopped spinning would have been caught by that spin:
+   * the shortened spins were too short for the partner's round trip (a
+   * partner woken through the kernel itself takes microseconds), so
+   * restore the budget. Without this, two workers handing work back and
+   * forth settle into always missing each other: every spin fails
+   * because the other side is asleep, and halves the next spin. */
+  if (w->spin_gave_up_at != 0) {
+    if (uv_hrtime() - w->spin_gave_up_at < w->rt->spin_budget_ns)
+      w->spin_ns = w->rt->spin_budget_ns;
+    w->spin_gave_up_at = 0;
+  }
   drain_inbox(w);
   if (atomic_load(&w->stop)) {
     uvgo__worker_close_handles(w);

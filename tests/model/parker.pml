@@ -26,7 +26,9 @@
  *                       uvgo__task_switch_out -> settle); the loop's
  *                       on_async draining the inbox and spin_for_inbox
  *                       (worker.c, commit 26bcc25: the spinner clears
- *                       `spinning`, then reads inbox_signalled again), the
+ *                       `spinning`, then reads inbox_signalled again; a
+ *                       waker may clear it first, taking the spinner off
+ *                       the spinners count), the
  *                       deadline firing (park.c on_deadline), and another
  *                       task on the same worker waking T (a local wake:
  *                       uvgo__worker_submit straight to the ready queue).
@@ -144,9 +146,11 @@ inline task_wake(here, old) {
   :: atomic { t_state == T_PARKING -> t_state = T_NOTIFIED }
   :: atomic { t_state == T_PARKED -> t_state = T_RUNNABLE };
         inbox = 1;                     /* pushed under inbox_lock */
-        /* signal_inbox: exchange the flag, skip the send for a spinner */
+        /* signal_inbox: exchange the flag; a spinner is taken off the
+         * spinners (compare-and-swap of `spinning`) instead of sent to */
         atomic { old = sig; sig = 1 };
-        atomic { if :: old == 0 && !spinning -> async_pend = 1
+        atomic { if :: old == 0 && spinning -> spinning = 0
+                    :: old == 0 && !spinning -> async_pend = 1
                     :: else -> skip fi;
                  old = 0 }
   :: else -> assert(false)             /* a wake that lands on a running task */
@@ -200,7 +204,7 @@ active proctype W() {
         :: sig -> skip                  /* saw the flag while spinning */
         :: skip                         /* the budget ran out */
         fi;
-        spinning = 0;
+        spinning = 0;                   /* exchange: whoever clears it */
         if
         :: sig -> sig = 0;
            atomic { if :: inbox -> inbox = 0; ready = 1 :: else -> skip fi }
