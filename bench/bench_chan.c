@@ -10,8 +10,11 @@
  *                      uvgo_after: what the after itself costs
  *   select_park        a select that parks until a partner sends; per
  *                      round trip (both sides select)
- *   chan_buffered_2w   as chan_buffered, producer and consumer pinned to
- *                      different workers */
+ *   chan_buffered_2w   as chan_buffered with 2 workers, the scheduler
+ *                      placing the consumer (Go's twin: 2 Ps, goroutines
+ *                      placed by Go's scheduler)
+ *   chan_buffered_2w_pinned  the consumer pinned to the other worker: every
+ *                      item crosses cores (no Go twin: Go cannot pin) */
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -73,11 +76,12 @@ static void consumer(void *arg) {
   bench_keep(sum);
 }
 
+static bool pin_consumer; /* chan_buffered_2w_pinned */
+
 static void producer_main(void *arg) {
   bench_arg *b = arg;
-  unsigned nw = uvgo_worker_count();
   uint64_t t0 = bench_now_ns();
-  if (nw > 1)
+  if (pin_consumer)
     must(uvgo_go_on(1, consumer, b), "go_on");
   else
     must(uvgo_go(consumer, b), "go");
@@ -208,4 +212,11 @@ UVGO_BENCH(chan) {
     bench_report("chan_buffered_2w",
                run(2, producer_main, sizeof(int), 1024, nb / 4, false),
                "ns/op");
+  if (want("chan_buffered_2w_pinned")) {
+    pin_consumer = true;
+    bench_report("chan_buffered_2w_pinned",
+                 run(2, producer_main, sizeof(int), 1024, nb / 4, false),
+                 "ns/op");
+    pin_consumer = false;
+  }
 }
