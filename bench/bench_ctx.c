@@ -4,10 +4,11 @@
 
 #include "bench.h"
 
-static _Atomic long exited;
+static _Atomic long started, exited;
 
 static void wait_done(void *arg) {
   uvgo_chan *done = arg;
+  atomic_fetch_add_explicit(&started, 1, memory_order_relaxed);
   uvgo_select_case cases[] = {UVGO_RECV_CASE(done, NULL)};
   uvgo_select(cases, 1);
   atomic_fetch_add_explicit(&exited, 1, memory_order_relaxed);
@@ -26,7 +27,10 @@ static void cancel_main(void *arg) {
   uvgo_chan *done = uvgo_ctx_done(ctx);
   for (long i = 0; i < b->tasks; i++)
     uvgo_go(wait_done, done);
-  while (uvgo_task_count(NULL) < (size_t)b->tasks + 1)
+  /* Every task running, as the Go twin's started.Wait(): counting live
+   * tasks would also count the ones queued but not yet started, whose
+   * first run (a fresh stack) would then land inside the timed window. */
+  while (atomic_load(&started) < b->tasks)
     uvgo_sleep(1);
   uvgo_sleep(20); /* every task parked in its select */
   uint64_t start = bench_now_ns();
@@ -67,6 +71,7 @@ static double cancel_median_ms(unsigned workers) {
   for (long r = 0; r < reps; r++) {
     cancel_bench b = {.tasks = bench_scaled(10000, 100)};
     uvgo_config cfg = {.workers = workers};
+    atomic_store(&started, 0);
     atomic_store(&exited, 0);
     if (uvgo_run(&cfg, cancel_main, &b) != 0)
       abort();
