@@ -116,199 +116,220 @@ int uvgo_chan_release(uvgo_chan *ch) {
 
 /* --- the locked halves --- */
 
-static inline unsigned char *slot(uvgo_chan *c, size_t i) {
-  return c->buf + i * c->elem_size;
-}
-
-/* Inlined into send and recv (a call and its register saves are a fifth
- * of a blocking round trip); select calls the exported copies below. */
-static inline __attribute__((always_inline)) int
-send_locked(uvgo_chan *c, const void *elem, uvgo__parker **wake) {
-  if (c->closed)
-    return UVGO_ECLOSED;
-  uvgo__waiter *w = uvgo__waitq_claim(&c->recvq);
-  if (w != NULL) {
-    /* Direct handoff into the blocked receiver's buffer: it cannot run
-     * until we wake it, so its stack is ours to write. */
-    if (w->elem != NULL && c->elem_size != 0)
-      uvgo__elem_copy(w->elem, elem, c->elem_size);
-    w->closed = false;
-    *wake = w->parker;
-    return 0;
-  }
-  if (c->len < c->cap) {
-    size_t tail = c->head + c->len;
-    if (tail >= c->cap)
-      tail -= c->cap;
-    if (c->elem_size != 0)
-      uvgo__elem_copy(slot(c, tail), elem, c->elem_size);
-    __atomic_store_n(&c->len, c->len + 1, __ATOMIC_RELAXED);
-    return 0;
-  }
-  return UV_EAGAIN;
-}
-
-static inline __attribute__((always_inline)) int
-recv_locked(uvgo_chan *c, void *elem, uvgo__parker **wake) {
-  uvgo__waiter *w = uvgo__waitq_claim(&c->sendq);
-  if (w != NULL) {
-    if (c->cap == 0) {
-      if (elem != NULL && c->elem_size != 0)
-        uvgo__elem_copy(elem, w->elem, c->elem_size);
-    } else {
-      /* Senders wait only on a full buffer: take the oldest value and
-       * put the sender's at the back, keeping FIFO order. */
-      if (c->elem_size != 0) {
-        if (elem != NULL)
-          uvgo__elem_copy(elem, slot(c, c->head), c->elem_size);
-        uvgo__elem_copy(slot(c, c->head), w->elem, c->elem_size);
-      }
-      if (++c->head == c->cap)
-        c->head = 0;
-    }
-    w->closed = false;
-    *wake = w->parker;
-    return 0;
-  }
-  if (c->len > 0) {
-    if (elem != NULL && c->elem_size != 0)
-      uvgo__elem_copy(elem, slot(c, c->head), c->elem_size);
-    if (++c->head == c->cap)
-      c->head = 0;
-    __atomic_store_n(&c->len, c->len - 1, __ATOMIC_RELAXED);
-    return 0;
-  }
-  if (c->closed)
-    return UVGO_ECLOSED;
-  return UV_EAGAIN;
-}
-
 int uvgo__chan_send_locked(uvgo_chan *c, const void *elem,
                            uvgo__parker **wake) {
-  return send_locked(c, elem, wake);
+  return uvgo__chan_send_locked_inline(c, elem, wake, c->elem_size);
 }
 int uvgo__chan_recv_locked(uvgo_chan *c, void *elem, uvgo__parker **wake) {
-  return recv_locked(c, elem, wake);
+  return uvgo__chan_recv_locked_inline(c, elem, wake, c->elem_size);
 }
 
 void uvgo__chan_unlock_cb(void *chan) { uvgo__chan_unlock(chan); }
 
 /* --- blocking --- */
 
-/* Park on q until a partner (or close, or a cancellation) claims us. Called
- * with the lock held; returns with it released. */
-static int block_on(uvgo_chan *c, uvgo__waitq *q, void *elem,
-                    const char *call, bool *closed) {
+/* A wake by close: UVGO_ECLOSED, a receive's destination zeroed. */
+static int block_closed(uvgo__waiter *me, bool recv) {
+  if (recv && me->elem != NULL)
+    memset(me->elem, 0, me->chan->elem_size);
+  return UVGO_ECLOSED;
+}
+
+/* block_on for a plain thread or a task a context watches: a claim race
+ * with the cancellation, and the lock released before the wait. */
+static __attribute__((noinline)) int block_on_watched(uvgo_chan *c,
+                                                       uvgo__waitq *q,
+                                                       void *elem,
+                                                       const char *call,
+                                                       bool recv) {
   uvgo__parker p;
+  uvgo__waiter me = {.parker = &p, .elem = elem, .chan = c};
   int err = uvgo__parker_prepare(&p, call);
   if (err != 0) {
     uvgo__chan_unlock(c);
     return err;
   }
-  uvgo__waiter me = {.parker = &p, .elem = elem, .chan = c};
-  if (uvgo__parker_unwatched(&p)) {
-    /* Only a partner or a close, under this lock, can end the wait: no
-     * claim race, and the task parks before the lock is released. */
-    me.exclusive = true;
-    uvgo__waitq_push(q, &me);
-    uvgo__parker_wait_commit(&p, UVGO__NO_DEADLINE, uvgo__chan_unlock_cb, c);
-    *closed = me.closed;
-    return 0;
-  }
   uvgo__waitq_push(q, &me);
   uvgo__chan_unlock(c);
   int reason = uvgo__parker_wait(&p, UVGO__NO_DEADLINE);
-  if (reason >= 0) {
-    *closed = me.closed;
-    return 0;
+  if (reason < 0) {
+    /* Claimed by someone who is not a partner (a cancellation): we may
+     * still be queued. */
+    uvgo__chan_lock(c);
+    if (me.queued)
+      uvgo__waitq_remove(q, &me);
+    uvgo__chan_unlock(c);
+    return reason;
   }
-  /* Claimed by someone who is not a partner (a cancellation): we may
-   * still be queued. */
-  uvgo__chan_lock(c);
-  if (me.queued)
-    uvgo__waitq_remove(q, &me);
-  uvgo__chan_unlock(c);
-  return reason;
+  return me.closed ? block_closed(&me, recv) : 0;
 }
 
-static int chan_send(uvgo_chan *c, const void *elem, bool block,
-                     const char *call) {
-  if (c != NULL && uvgo__is_after(c))
-    return uvgo__misuse(UV_EINVAL, call, "send on a uvgo_after channel",
-                        __builtin_return_address(0));
-  int err = uvgo__chan_check(c, call);
-  if (err != 0)
-    return err;
-  if (elem == NULL && c->elem_size != 0)
-    return uvgo__misuse(UV_EINVAL, call, "NULL element",
-                        __builtin_return_address(0));
+/* Park on q until a partner (or close, or a cancellation) claims us. Called
+ * with the lock held; returns with it released. A wake by close returns
+ * UVGO_ECLOSED (a receive's destination zeroed). Out of line, so the
+ * ready paths of send and recv need no callee-saved registers; the common
+ * case (a task no context watches) here, the rest in block_on_watched. */
+static __attribute__((noinline)) int block_on(uvgo_chan *c, uvgo__waitq *q,
+                                               void *elem, const char *call,
+                                               bool recv) {
+  uvgo_task *t = uvgo__current_task();
+  if (UVGO__UNLIKELY(t == NULL || (t->shield == 0 && t->cancel_scope != NULL)))
+    return block_on_watched(c, q, elem, call, recv);
+  /* Only a partner or a close, under this lock, can end the wait: no
+   * claim race, and the task parks before the lock is released
+   * (uvgo__parker_unwatched). Every field a claimer, close or dump reads
+   * is set; the links by the push. */
+  uvgo__parker p;
+  uvgo__waiter me;
+  me.parker = &p;
+  me.elem = elem;
+  me.chan = c;
+  me.case_index = 0;
+  me.closed = false;
+  me.is_select = false;
+  me.exclusive = true;
+  uvgo__parker_prepare_task(&p, t, call);
+  uvgo__waitq_push(q, &me);
+  uvgo__parker_wait_commit(&p, UVGO__NO_DEADLINE, uvgo__chan_unlock_cb, c);
+  return UVGO__LIKELY(!me.closed) ? 0 : block_closed(&me, recv);
+}
+
+/* Every check of a send, in order, and the whole operation: the path for
+ * misuse, a contended lock and unusual sizes. caller: for misuse reports. */
+static __attribute__((noinline)) int send_slow(uvgo_chan *c, const void *elem,
+                                                bool block, const char *call,
+                                                const void *caller,
+                                                bool locked) {
+  int err;
+  if (!locked) {
+    if (c != NULL && uvgo__is_after(c))
+      return uvgo__misuse(UV_EINVAL, call, "send on a uvgo_after channel",
+                          caller);
+    if (c == NULL || c->magic != UVGO__CHAN_MAGIC)
+      return uvgo__chan_check_fail(c, call, caller);
+    if (elem == NULL && c->elem_size != 0)
+      return uvgo__misuse(UV_EINVAL, call, "NULL element", caller);
+    uvgo__chan_lock(c);
+  }
   uvgo__parker *wake = NULL;
-  uvgo__chan_lock(c);
-  err = send_locked(c, elem, &wake);
-  if (err != UV_EAGAIN || !block) {
+  err = uvgo__chan_send_locked_inline(c, elem, &wake, c->elem_size);
+  if (err == UV_EAGAIN && block)
+    return block_on(c, &c->sendq, (void *)(uintptr_t)elem, call, false);
+  uvgo__chan_unlock(c);
+  if (wake != NULL)
+    uvgo__parker_wake_fast(wake);
+  if (err == UVGO_ECLOSED)
+    return uvgo__misuse(UVGO_ECLOSED, call, "send on a closed channel",
+                        caller);
+  return err;
+}
+
+/* The ready path inline (into each exported call): checks, the lock, a
+ * hand-off to a waiting receiver or a slot, the wake; anything else goes
+ * to send_slow or block_on by a tail call. */
+static inline __attribute__((always_inline)) int
+chan_send(uvgo_chan *c, const void *elem, bool block, const char *call,
+          const void *caller) {
+  if (UVGO__UNLIKELY(c == NULL || uvgo__is_after(c) ||
+                     c->magic != UVGO__CHAN_MAGIC ||
+                     (elem == NULL && c->elem_size != 0)))
+    return send_slow(c, elem, block, call, caller, false);
+  if (UVGO__UNLIKELY(
+          atomic_exchange_explicit(&c->lock, 1, memory_order_acquire)))
+    return send_slow(c, elem, block, call, caller, false);
+  size_t size = c->elem_size;
+  if (UVGO__UNLIKELY(c->closed || (size != 0 && size != 4 && size != 8)))
+    return send_slow(c, elem, block, call, caller, true);
+  uvgo__parker *wake = NULL;
+  int err = uvgo__chan_send_locked_inline(c, elem, &wake, size);
+  if (UVGO__UNLIKELY(err != 0)) {
+    if (block)
+      return block_on(c, &c->sendq, (void *)(uintptr_t)elem, call, false);
     uvgo__chan_unlock(c);
-    if (wake != NULL)
-      uvgo__parker_wake(wake);
-    if (err == UVGO_ECLOSED)
-      return uvgo__misuse(UVGO_ECLOSED, call, "send on a closed channel",
-                          __builtin_return_address(0));
     return err;
   }
-  bool closed = false;
-  err = block_on(c, &c->sendq, (void *)(uintptr_t)elem, call, &closed);
-  if (err == 0 && closed)
-    return UVGO_ECLOSED;
-  return err;
+  uvgo__chan_unlock(c);
+  if (wake != NULL)
+    uvgo__parker_wake_fast(wake);
+  return 0;
 }
 
 int uvgo__after_recv(uvgo_chan *c, void *elem);
 
-static int chan_recv(uvgo_chan *c, void *elem, bool block, const char *call) {
-  if (c != NULL && uvgo__is_after(c)) {
-    if (!block && !uvgo__after_ready(c))
-      return UV_EAGAIN;
-    return uvgo__after_recv(c, elem);
-  }
-  int err = uvgo__chan_check(c, call);
-  if (err != 0)
-    return err;
-  if (uvgo__chan_closed_drained(c)) {
-    if (elem != NULL)
-      memset(elem, 0, c->elem_size);
-    return UVGO_ECLOSED;
+static __attribute__((noinline)) int recv_slow(uvgo_chan *c, void *elem,
+                                                bool block, const char *call,
+                                                const void *caller,
+                                                bool locked) {
+  int err;
+  if (!locked) {
+    if (c != NULL && uvgo__is_after(c)) {
+      if (!block && !uvgo__after_ready(c))
+        return UV_EAGAIN;
+      return uvgo__after_recv(c, elem);
+    }
+    if (c == NULL || c->magic != UVGO__CHAN_MAGIC)
+      return uvgo__chan_check_fail(c, call, caller);
+    if (uvgo__chan_closed_drained(c)) {
+      if (elem != NULL)
+        memset(elem, 0, c->elem_size);
+      return UVGO_ECLOSED;
+    }
+    uvgo__chan_lock(c);
   }
   uvgo__parker *wake = NULL;
-  uvgo__chan_lock(c);
-  err = recv_locked(c, elem, &wake);
-  if (err != UV_EAGAIN || !block) {
-    uvgo__chan_unlock(c);
-    if (wake != NULL)
-      uvgo__parker_wake(wake);
-    if (err == UVGO_ECLOSED && elem != NULL)
-      memset(elem, 0, c->elem_size);
-    return err;
-  }
-  bool closed = false;
-  err = block_on(c, &c->recvq, elem, call, &closed);
-  if (err == 0 && closed) {
-    if (elem != NULL)
-      memset(elem, 0, c->elem_size);
-    return UVGO_ECLOSED;
-  }
+  err = uvgo__chan_recv_locked_inline(c, elem, &wake, c->elem_size);
+  if (err == UV_EAGAIN && block)
+    return block_on(c, &c->recvq, elem, call, true);
+  uvgo__chan_unlock(c);
+  if (wake != NULL)
+    uvgo__parker_wake_fast(wake);
+  if (err == UVGO_ECLOSED && elem != NULL)
+    memset(elem, 0, c->elem_size);
   return err;
 }
 
+static inline __attribute__((always_inline)) int
+chan_recv(uvgo_chan *c, void *elem, bool block, const char *call,
+          const void *caller) {
+  if (UVGO__UNLIKELY(c == NULL || uvgo__is_after(c) ||
+                     c->magic != UVGO__CHAN_MAGIC ||
+                     uvgo__chan_closed_drained(c)))
+    return recv_slow(c, elem, block, call, caller, false);
+  if (UVGO__UNLIKELY(
+          atomic_exchange_explicit(&c->lock, 1, memory_order_acquire)))
+    return recv_slow(c, elem, block, call, caller, false);
+  size_t size = c->elem_size;
+  if (UVGO__UNLIKELY(c->closed || (size != 0 && size != 4 && size != 8)))
+    return recv_slow(c, elem, block, call, caller, true);
+  uvgo__parker *wake = NULL;
+  int err = uvgo__chan_recv_locked_inline(c, elem, &wake, size);
+  if (UVGO__UNLIKELY(err != 0)) {
+    if (block)
+      return block_on(c, &c->recvq, elem, call, true);
+    uvgo__chan_unlock(c);
+    return err;
+  }
+  uvgo__chan_unlock(c);
+  if (wake != NULL)
+    uvgo__parker_wake_fast(wake);
+  return 0;
+}
+
 int uvgo_chan_send(uvgo_chan *ch, const void *elem) {
-  return chan_send(ch, elem, true, "uvgo_chan_send");
+  return chan_send(ch, elem, true, "uvgo_chan_send",
+                   __builtin_return_address(0));
 }
 int uvgo_chan_try_send(uvgo_chan *ch, const void *elem) {
-  return chan_send(ch, elem, false, "uvgo_chan_try_send");
+  return chan_send(ch, elem, false, "uvgo_chan_try_send",
+                   __builtin_return_address(0));
 }
 int uvgo_chan_recv(uvgo_chan *ch, void *elem) {
-  return chan_recv(ch, elem, true, "uvgo_chan_recv");
+  return chan_recv(ch, elem, true, "uvgo_chan_recv",
+                   __builtin_return_address(0));
 }
 int uvgo_chan_try_recv(uvgo_chan *ch, void *elem) {
-  return chan_recv(ch, elem, false, "uvgo_chan_try_recv");
+  return chan_recv(ch, elem, false, "uvgo_chan_try_recv",
+                   __builtin_return_address(0));
 }
 
 /* Claim every waiter of q for close; link the winners for waking. */

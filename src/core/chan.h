@@ -111,7 +111,14 @@ static inline void uvgo__waitq_remove(uvgo__waitq *q, uvgo__waiter *w) {
 static inline uvgo__waiter *uvgo__waitq_claim(uvgo__waitq *q) {
   uvgo__waiter *w;
   while ((w = q->head) != NULL) {
-    uvgo__waitq_remove(q, w);
+    /* uvgo__waitq_remove of the head (its prev is NULL). */
+    uvgo__waiter *next = w->next;
+    __atomic_store_n(&q->head, next, __ATOMIC_RELAXED);
+    if (next != NULL)
+      next->prev = NULL;
+    else
+      q->tail = NULL;
+    w->queued = false;
     if (w->exclusive) {
       /* Nobody else can claim it (we hold the lock it queued under), and
        * nobody has: a claimer dequeues what it claims. */
@@ -153,6 +160,79 @@ static inline void uvgo__elem_copy(void *dst, const void *src, size_t n) {
     memcpy(dst, src, 4);
   else
     memcpy(dst, src, n);
+}
+
+/* The locked halves of send and recv, inline for chan.c's ready paths and
+ * select's poll (a call and its register saves were a fifth of a round
+ * trip); same contract as the exported copies below. size is
+ * c->elem_size, passed so a caller that has tested it lets the compiler
+ * drop the copies it cannot take. */
+static inline unsigned char *uvgo__chan_slot(uvgo_chan *c, size_t i,
+                                             size_t size) {
+  return c->buf + i * size;
+}
+
+static inline __attribute__((always_inline)) int
+uvgo__chan_send_locked_inline(uvgo_chan *c, const void *elem,
+                              uvgo__parker **wake, size_t size) {
+  if (c->closed)
+    return UVGO_ECLOSED;
+  uvgo__waiter *w = uvgo__waitq_claim(&c->recvq);
+  if (w != NULL) {
+    /* Direct handoff into the blocked receiver's buffer: it cannot run
+     * until we wake it, so its stack is ours to write. */
+    if (w->elem != NULL && size != 0)
+      uvgo__elem_copy(w->elem, elem, size);
+    w->closed = false;
+    *wake = w->parker;
+    return 0;
+  }
+  if (c->len < c->cap) {
+    size_t tail = c->head + c->len;
+    if (tail >= c->cap)
+      tail -= c->cap;
+    if (size != 0)
+      uvgo__elem_copy(uvgo__chan_slot(c, tail, size), elem, size);
+    __atomic_store_n(&c->len, c->len + 1, __ATOMIC_RELAXED);
+    return 0;
+  }
+  return UV_EAGAIN;
+}
+
+static inline __attribute__((always_inline)) int
+uvgo__chan_recv_locked_inline(uvgo_chan *c, void *elem, uvgo__parker **wake,
+                              size_t size) {
+  uvgo__waiter *w = uvgo__waitq_claim(&c->sendq);
+  if (w != NULL) {
+    if (c->cap == 0) {
+      if (elem != NULL && size != 0)
+        uvgo__elem_copy(elem, w->elem, size);
+    } else {
+      /* Senders wait only on a full buffer: take the oldest value and
+       * put the sender's at the back, keeping FIFO order. */
+      if (size != 0) {
+        if (elem != NULL)
+          uvgo__elem_copy(elem, uvgo__chan_slot(c, c->head, size), size);
+        uvgo__elem_copy(uvgo__chan_slot(c, c->head, size), w->elem, size);
+      }
+      if (++c->head == c->cap)
+        c->head = 0;
+    }
+    w->closed = false;
+    *wake = w->parker;
+    return 0;
+  }
+  if (c->len > 0) {
+    if (elem != NULL && size != 0)
+      uvgo__elem_copy(elem, uvgo__chan_slot(c, c->head, size), size);
+    if (++c->head == c->cap)
+      c->head = 0;
+    __atomic_store_n(&c->len, c->len - 1, __ATOMIC_RELAXED);
+    return 0;
+  }
+  if (c->closed)
+    return UVGO_ECLOSED;
+  return UV_EAGAIN;
 }
 
 /* The locked halves of send and recv, shared with select. Each returns 0

@@ -2,19 +2,10 @@
 #include "core/ctx.h"
 #include "core/park.h"
 
-int uvgo__parker_prepare(uvgo__parker *p, const char *call) {
-  p->task = uvgo__current_task();
+int uvgo__parker_prepare_thread(uvgo__parker *p) {
+  p->task = NULL;
   atomic_store_explicit(&p->claimed, 0, memory_order_relaxed);
   p->reason = UVGO__WAKE_NONE;
-  uvgo__timer_entry_init(&p->deadline, NULL);
-  if (p->task != NULL) {
-    /* The site macros (diag.h) left the caller's file:line here. */
-    uvgo__task_set_block(p->task, call, uvgo_call_site_tls.file,
-                         uvgo_call_site_tls.line, uvgo_call_site_tls.object);
-    atomic_store_explicit(&p->task->state, UVGO__TASK_PARKING,
-                          memory_order_release);
-    return 0;
-  }
   p->signalled = false;
   p->count_lent = false;
   /* Counted from here: before any waker can see the parker. */
@@ -118,12 +109,15 @@ static int watch_scopes(uvgo__parker *p, uvgo_ctx **scopes, int n) {
  * its deadline, or return early as if it had passed). */
 static bool sleep_task(uvgo__parker *p, uvgo_task *t, uint64_t wait_deadline) {
   uvgo__worker *w = t->home;
-  if (wait_deadline != UVGO__NO_DEADLINE) {
-    p->deadline.fire = on_deadline;
-    if (uvgo__timer_add(&w->timers, &p->deadline, wait_deadline) != 0 &&
-        uvgo__parker_claim(p, UV_ENOMEM))
-      return false;
+  if (wait_deadline == UVGO__NO_DEADLINE) {
+    uvgo__task_switch_out(w, t);
+    return true;
   }
+  /* The entry is only ever touched here (prepare leaves it unwritten). */
+  uvgo__timer_entry_init(&p->deadline, on_deadline);
+  if (uvgo__timer_add(&w->timers, &p->deadline, wait_deadline) != 0 &&
+      uvgo__parker_claim(p, UV_ENOMEM))
+    return false;
   uvgo__task_switch_out(w, t);
   uvgo__timer_remove(&w->timers, &p->deadline);
   return true;

@@ -44,9 +44,31 @@ typedef struct uvgo__parker {
                       count, the waker gives it back (foreign.c) */
 } uvgo__parker;
 
+/* Step 1 for the running task t (uvgo__current_task()): inline, it is on
+ * every blocking call. The deadline entry is set up by the wait that arms
+ * it (park.c, sleep_task), so an untimed wait never writes it. */
+static inline void uvgo__parker_prepare_task(uvgo__parker *p, uvgo_task *t,
+                                             const char *call) {
+  p->task = t;
+  atomic_store_explicit(&p->claimed, 0, memory_order_relaxed);
+  p->reason = UVGO__WAKE_NONE;
+  /* The site macros (diag.h) left the caller's file:line here. */
+  uvgo__task_set_block(t, call, uvgo_call_site_tls.file,
+                       uvgo_call_site_tls.line, uvgo_call_site_tls.object);
+  atomic_store_explicit(&t->state, UVGO__TASK_PARKING, memory_order_release);
+}
+/* Step 1 on a plain thread (out of line). */
+int uvgo__parker_prepare_thread(uvgo__parker *p);
 /* Step 1. `call` names the blocking call for dumps (static string).
  * @return 0, or UV_ENOMEM (a foreign thread's condition variable). */
-int uvgo__parker_prepare(uvgo__parker *p, const char *call);
+static inline int uvgo__parker_prepare(uvgo__parker *p, const char *call) {
+  uvgo_task *t = uvgo__current_task();
+  if (UVGO__LIKELY(t != NULL)) {
+    uvgo__parker_prepare_task(p, t, call);
+    return 0;
+  }
+  return uvgo__parker_prepare_thread(p);
+}
 /* Undo prepare when the waiter decides not to wait after all (e.g. it
  * claimed its own parker). Only valid if no waker won the claim, or after
  * the waker's wake. */
@@ -63,6 +85,14 @@ static inline bool uvgo__parker_claim(uvgo__parker *p, int reason) {
 }
 /* Step 3b: resume the waiter. Any thread. */
 void uvgo__parker_wake(uvgo__parker *p);
+/* The same, with the common case inline (a task of this worker): for the
+ * hot wakes (channels, select). */
+static inline void uvgo__parker_wake_fast(uvgo__parker *p) {
+  uvgo_task *t = p->task;
+  if (UVGO__LIKELY(t != NULL) && uvgo__task_wake_local(t))
+    return;
+  uvgo__parker_wake(p);
+}
 /* Step 2: block until claimed and woken, or until deadline_ms (then the
  * deadline claims with UVGO__WAKE_TIMEOUT). Returns p->reason. */
 int uvgo__parker_wait(uvgo__parker *p, uint64_t deadline_ms);

@@ -328,6 +328,32 @@ void uvgo__task_free_record(uvgo__worker *w, uvgo_task *t);
 bool uvgo__task_trim_records(uvgo__worker *w, unsigned max);
 /* Make a parked (or parking) task runnable: any thread. */
 void uvgo__task_wake(uvgo_task *t);
+/* The local half of uvgo__task_wake, inline for the hot wakes (a channel
+ * partner, a select): on t's own worker, move its state on and queue it
+ * if PARKED. @return false, having done nothing, on any other thread (the
+ * caller then calls uvgo__task_wake). Only for a waker that won t's
+ * claim. One source of truth with task.c's wake_local: its body must stay
+ * this one (task.c should call this). */
+static inline bool uvgo__task_wake_local(uvgo_task *t) {
+  uvgo__worker *w = uvgo__tls_worker;
+  if (w == NULL || t->home != w)
+    return false;
+  /* On the task's own thread nobody else can change its state now: a
+   * remote waker needs the claim we won, and the task itself has settled
+   * (PARKING -> PARKED happens on this thread right after its switch,
+   * before any other code here runs), or is the one running (PARKING: it
+   * woke itself). Plain stores, no locked RMW. */
+  int s = atomic_load_explicit(&t->state, memory_order_relaxed);
+  if (s == UVGO__TASK_PARKED) {
+    atomic_store_explicit(&t->state, UVGO__TASK_RUNNABLE,
+                          memory_order_relaxed);
+    uvgo__worker_ready(w, t);
+  } else if (s == UVGO__TASK_PARKING) {
+    atomic_store_explicit(&t->state, UVGO__TASK_NOTIFIED,
+                          memory_order_relaxed);
+  }
+  return true;
+}
 /* Many wakes at once (a close, a cancel): tasks homed on another worker
  * are gathered and handed over per run of one home worker, so a close
  * that wakes thousands takes each inbox lock once per run, not per task.

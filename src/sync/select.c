@@ -88,6 +88,24 @@ static int poll_locked(uvgo_select_case *sc, uvgo__parker **wake) {
   return uvgo__chan_send_locked(c, sc->elem, wake);
 }
 
+/* One case of pass 1 with its channel locked on its own: the locked half
+ * inline, then the wake (the common one inline). One call per polled
+ * case instead of three. */
+static __attribute__((noinline)) int poll_unlocked(uvgo_select_case *sc) {
+  uvgo_chan *c = sc->chan;
+  uvgo__parker *wake = NULL;
+  int err;
+  uvgo__chan_lock(c);
+  if (sc->op == UVGO_SELECT_RECV)
+    err = uvgo__chan_recv_locked_inline(c, sc->elem, &wake, c->elem_size);
+  else
+    err = uvgo__chan_send_locked_inline(c, sc->elem, &wake, c->elem_size);
+  uvgo__chan_unlock(c);
+  if (wake != NULL)
+    uvgo__parker_wake_fast(wake);
+  return err;
+}
+
 /* Pass 1: each channel locked on its own. A case found not ready may have
  * become ready by the time a later one is chosen; that is the same as the
  * select having run a moment earlier. An after case that this thread's
@@ -117,12 +135,7 @@ poll_each_inline(uvgo_select_case *cases, const uint16_t *order, size_t n) {
      * parking select saves a lock round per channel). */
     if (!uvgo__chan_maybe_ready(c, sc->op == UVGO_SELECT_RECV))
       continue;
-    uvgo__parker *wake = NULL;
-    uvgo__chan_lock(c);
-    int err = poll_locked(sc, &wake);
-    uvgo__chan_unlock(c);
-    if (wake != NULL)
-      uvgo__parker_wake(wake);
+    int err = poll_unlocked(sc);
     if (err != UV_EAGAIN)
       return finish(sc, i, err);
   }
@@ -309,7 +322,7 @@ select_park(uvgo_select_case *cases, size_t n, const uint16_t *order1) {
     if (err != UV_EAGAIN) {
       unlock_all(locks, m);
       if (wake != NULL)
-        uvgo__parker_wake(wake);
+        uvgo__parker_wake_fast(wake);
       uvgo__free(block);
       return finish(sc, i, err);
     }
