@@ -118,10 +118,10 @@ int uvgo_chan_release(uvgo_chan *ch) {
 
 int uvgo__chan_send_locked(uvgo_chan *c, const void *elem,
                            uvgo__parker **wake) {
-  return uvgo__chan_send_locked_inline(c, elem, wake, c->elem_size);
+  return uvgo__chan_send_locked_inline(c, elem, wake, c->elem_size, false);
 }
 int uvgo__chan_recv_locked(uvgo_chan *c, void *elem, uvgo__parker **wake) {
-  return uvgo__chan_recv_locked_inline(c, elem, wake, c->elem_size);
+  return uvgo__chan_recv_locked_inline(c, elem, wake, c->elem_size, false);
 }
 
 void uvgo__chan_unlock_cb(void *chan) { uvgo__chan_unlock(chan); }
@@ -212,7 +212,8 @@ static __attribute__((noinline)) int send_slow(uvgo_chan *c, const void *elem,
     uvgo__chan_lock(c);
   }
   uvgo__parker *wake = NULL;
-  err = uvgo__chan_send_locked_inline(c, elem, &wake, c->elem_size);
+  err = uvgo__chan_send_locked_inline(c, elem, &wake, c->elem_size,
+                                          false);
   if (err == UV_EAGAIN && block)
     return block_on(c, &c->sendq, (void *)(uintptr_t)elem, call, false);
   uvgo__chan_unlock(c);
@@ -241,7 +242,7 @@ chan_send(uvgo_chan *c, const void *elem, bool block, const char *call,
   if (UVGO__UNLIKELY(c->closed || (size != 0 && size != 4 && size != 8)))
     return send_slow(c, elem, block, call, caller, true);
   uvgo__parker *wake = NULL;
-  int err = uvgo__chan_send_locked_inline(c, elem, &wake, size);
+  int err = uvgo__chan_send_locked_inline(c, elem, &wake, size, true);
   if (UVGO__UNLIKELY(err != 0)) {
     if (block)
       return block_on(c, &c->sendq, (void *)(uintptr_t)elem, call, false);
@@ -277,7 +278,8 @@ static __attribute__((noinline)) int recv_slow(uvgo_chan *c, void *elem,
     uvgo__chan_lock(c);
   }
   uvgo__parker *wake = NULL;
-  err = uvgo__chan_recv_locked_inline(c, elem, &wake, c->elem_size);
+  err = uvgo__chan_recv_locked_inline(c, elem, &wake, c->elem_size,
+                                          false);
   if (err == UV_EAGAIN && block)
     return block_on(c, &c->recvq, elem, call, true);
   uvgo__chan_unlock(c);
@@ -302,7 +304,7 @@ chan_recv(uvgo_chan *c, void *elem, bool block, const char *call,
   if (UVGO__UNLIKELY(c->closed || (size != 0 && size != 4 && size != 8)))
     return recv_slow(c, elem, block, call, caller, true);
   uvgo__parker *wake = NULL;
-  int err = uvgo__chan_recv_locked_inline(c, elem, &wake, size);
+  int err = uvgo__chan_recv_locked_inline(c, elem, &wake, size, true);
   if (UVGO__UNLIKELY(err != 0)) {
     if (block)
       return block_on(c, &c->recvq, elem, call, true);

@@ -152,6 +152,19 @@ static inline bool uvgo__chan_maybe_ready(const uvgo_chan *c, bool recv) {
   return !blocked || __atomic_load_n(&c->closed, __ATOMIC_ACQUIRE);
 }
 
+/* Copy one element of n bytes, n != 0. word: the caller has checked that
+ * n is 4 or 8, so there is no memcpy call (and the ready paths keep no
+ * registers across one). */
+static inline void uvgo__elem_copy_n(void *dst, const void *src, size_t n,
+                                     bool word) {
+  if (n == 8)
+    memcpy(dst, src, 8);
+  else if (n == 4 || word)
+    memcpy(dst, src, 4);
+  else
+    memcpy(dst, src, n);
+}
+
 /* Copy one element; sizes 4 and 8 (ints, pointers) get a direct move. */
 static inline void uvgo__elem_copy(void *dst, const void *src, size_t n) {
   if (n == 8)
@@ -165,8 +178,7 @@ static inline void uvgo__elem_copy(void *dst, const void *src, size_t n) {
 /* The locked halves of send and recv, inline for chan.c's ready paths and
  * select's poll (a call and its register saves were a fifth of a round
  * trip); same contract as the exported copies below. size is
- * c->elem_size, passed so a caller that has tested it lets the compiler
- * drop the copies it cannot take. */
+ * c->elem_size; word: the caller has checked it is 0, 4 or 8. */
 static inline unsigned char *uvgo__chan_slot(uvgo_chan *c, size_t i,
                                              size_t size) {
   return c->buf + i * size;
@@ -174,7 +186,8 @@ static inline unsigned char *uvgo__chan_slot(uvgo_chan *c, size_t i,
 
 static inline __attribute__((always_inline)) int
 uvgo__chan_send_locked_inline(uvgo_chan *c, const void *elem,
-                              uvgo__parker **wake, size_t size) {
+                              uvgo__parker **wake, size_t size,
+                              bool word) {
   if (c->closed)
     return UVGO_ECLOSED;
   uvgo__waiter *w = uvgo__waitq_claim(&c->recvq);
@@ -182,7 +195,7 @@ uvgo__chan_send_locked_inline(uvgo_chan *c, const void *elem,
     /* Direct handoff into the blocked receiver's buffer: it cannot run
      * until we wake it, so its stack is ours to write. */
     if (w->elem != NULL && size != 0)
-      uvgo__elem_copy(w->elem, elem, size);
+      uvgo__elem_copy_n(w->elem, elem, size, word);
     w->closed = false;
     *wake = w->parker;
     return 0;
@@ -192,7 +205,7 @@ uvgo__chan_send_locked_inline(uvgo_chan *c, const void *elem,
     if (tail >= c->cap)
       tail -= c->cap;
     if (size != 0)
-      uvgo__elem_copy(uvgo__chan_slot(c, tail, size), elem, size);
+      uvgo__elem_copy_n(uvgo__chan_slot(c, tail, size), elem, size, word);
     __atomic_store_n(&c->len, c->len + 1, __ATOMIC_RELAXED);
     return 0;
   }
@@ -201,19 +214,20 @@ uvgo__chan_send_locked_inline(uvgo_chan *c, const void *elem,
 
 static inline __attribute__((always_inline)) int
 uvgo__chan_recv_locked_inline(uvgo_chan *c, void *elem, uvgo__parker **wake,
-                              size_t size) {
+                              size_t size, bool word) {
   uvgo__waiter *w = uvgo__waitq_claim(&c->sendq);
   if (w != NULL) {
     if (c->cap == 0) {
       if (elem != NULL && size != 0)
-        uvgo__elem_copy(elem, w->elem, size);
+        uvgo__elem_copy_n(elem, w->elem, size, word);
     } else {
       /* Senders wait only on a full buffer: take the oldest value and
        * put the sender's at the back, keeping FIFO order. */
       if (size != 0) {
+        unsigned char *oldest = uvgo__chan_slot(c, c->head, size);
         if (elem != NULL)
-          uvgo__elem_copy(elem, uvgo__chan_slot(c, c->head, size), size);
-        uvgo__elem_copy(uvgo__chan_slot(c, c->head, size), w->elem, size);
+          uvgo__elem_copy_n(elem, oldest, size, word);
+        uvgo__elem_copy_n(oldest, w->elem, size, word);
       }
       if (++c->head == c->cap)
         c->head = 0;
@@ -224,7 +238,8 @@ uvgo__chan_recv_locked_inline(uvgo_chan *c, void *elem, uvgo__parker **wake,
   }
   if (c->len > 0) {
     if (elem != NULL && size != 0)
-      uvgo__elem_copy(elem, uvgo__chan_slot(c, c->head, size), size);
+      uvgo__elem_copy_n(elem, uvgo__chan_slot(c, c->head, size), size,
+                        word);
     if (++c->head == c->cap)
       c->head = 0;
     __atomic_store_n(&c->len, c->len - 1, __ATOMIC_RELAXED);

@@ -23,6 +23,19 @@ static uint32_t fastrand(void) {
   return (uint32_t)((x * 0x2545f4914f6cdd1du) >> 32);
 }
 
+/* One random bit for a two-case select: the 32 bits of one fastrand,
+ * handed out one at a time (a 1 above the unused ones marks the end), so
+ * most selects pay a shift instead of a generator step. */
+static UVGO__TLS_FAST _Thread_local uint64_t rng_bits;
+
+static inline uint16_t randbit(void) {
+  uint64_t b = rng_bits;
+  if (UVGO__UNLIKELY(b <= 1))
+    b = (uint64_t)fastrand() | (UINT64_C(1) << 32);
+  rng_bits = b >> 1;
+  return (uint16_t)(b & 1u);
+}
+
 /* Uniform in [0, n) (Lemire's multiply-shift; bias below 2^-16 here). */
 static inline uint32_t randn(uint32_t n) {
   return (uint32_t)(((uint64_t)fastrand() * n) >> 32);
@@ -89,17 +102,32 @@ static int poll_locked(uvgo_select_case *sc, uvgo__parker **wake) {
 }
 
 /* One case of pass 1 with its channel locked on its own: the locked half
- * inline, then the wake (the common one inline). One call per polled
- * case instead of three. */
+ * inline (for element sizes 0, 4 and 8: no memcpy call), then the wake
+ * (the common one inline). One call per polled case instead of three. */
+static __attribute__((noinline)) int poll_unlocked_any(uvgo_select_case *sc) {
+  uvgo__parker *wake = NULL;
+  uvgo__chan_lock(sc->chan);
+  int err = poll_locked(sc, &wake);
+  uvgo__chan_unlock(sc->chan);
+  if (wake != NULL)
+    uvgo__parker_wake_fast(wake);
+  return err;
+}
 static __attribute__((noinline)) int poll_unlocked(uvgo_select_case *sc) {
   uvgo_chan *c = sc->chan;
+  size_t size = c->elem_size; /* fixed at creation: no lock needed */
+  /* A contended lock too goes the general way: no call here, so nothing
+   * is kept in callee-saved registers. */
+  if (UVGO__UNLIKELY(
+          (size != 0 && size != 4 && size != 8) ||
+          atomic_exchange_explicit(&c->lock, 1, memory_order_acquire)))
+    return poll_unlocked_any(sc);
   uvgo__parker *wake = NULL;
   int err;
-  uvgo__chan_lock(c);
   if (sc->op == UVGO_SELECT_RECV)
-    err = uvgo__chan_recv_locked_inline(c, sc->elem, &wake, c->elem_size);
+    err = uvgo__chan_recv_locked_inline(c, sc->elem, &wake, size, true);
   else
-    err = uvgo__chan_send_locked_inline(c, sc->elem, &wake, c->elem_size);
+    err = uvgo__chan_send_locked_inline(c, sc->elem, &wake, size, true);
   uvgo__chan_unlock(c);
   if (wake != NULL)
     uvgo__parker_wake_fast(wake);
@@ -161,7 +189,7 @@ static int poll_each(uvgo_select_case *cases, const uint16_t *order,
  * register spills of the general path (about a third of a ready select). */
 static inline __attribute__((always_inline)) int
 poll_two(uvgo_select_case *cases, uint16_t *order) {
-  uint16_t first = (uint16_t)(fastrand() >> 31);
+  uint16_t first = randbit();
   order[0] = first;
   order[1] = (uint16_t)(first ^ 1u);
   return poll_each_inline(cases, order, 2);
@@ -254,15 +282,22 @@ static int select_park(uvgo_select_case *cases, size_t n,
                        const uint16_t *order1);
 
 int uvgo_select(uvgo_select_case *cases, size_t n) {
-  int err = validate(cases, n, "uvgo_select");
+  uint16_t order[SMALL];
+  int err;
+  if (n == 2) {
+    /* The common shape first, its checks unrolled. */
+    err = validate(cases, 2, "uvgo_select");
+    if (err != 0)
+      return err;
+    err = poll_two(cases, order);
+    return err != UV_EAGAIN ? err : select_park(cases, 2, order);
+  }
+  err = validate(cases, n, "uvgo_select");
   if (err != 0)
     return err;
-  uint16_t order[SMALL];
   if (n == 1) {
     order[0] = 0;
     err = poll_each(cases, order, 1);
-  } else if (n == 2) {
-    err = poll_two(cases, order);
   } else if (n <= SMALL) {
     shuffle(order, n);
     err = poll_each(cases, order, n);
