@@ -18,7 +18,7 @@
  * What stands for what:
  *   proctype W          worker 0's thread running task T and, while T is
  *                       switched out, its scheduler: T's episodes
- *                       (park.c: uvgo__parker_prepare, the primitive
+ *                       (park.h: uvgo__parker_prepare, the primitive
  *                       queueing it under its lock, uvgo__parker_wait_ex:
  *                       watch_scopes -> ctx.c uvgo__ctx_watch, the claim
  *                       of an ended scope and uvgo__parker_abandon, the
@@ -280,7 +280,7 @@ active proctype Cancel() {
 active proctype F() {
   bit won;
   if :: f_timed = 1 :: f_timed = 0 fi;
-  /* park.c: uvgo__parker_prepare under the primitive's lock, queue */
+  /* park.h: uvgo__parker_prepare under the primitive's lock, queue */
   atomic {
 #ifndef OLD_ACCOUNTING
     if :: !f_registered -> f_registered = 1; fa++ :: else -> skip fi;

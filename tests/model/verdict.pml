@@ -19,10 +19,11 @@
  *                       in the code's order.
  *   task A (home W0)    uvgo_wg_done waking the plain thread F (sync/wg.c
  *                       -> park.c: uvgo__parker_wake); uvgo_chan_recv from
- *                       F (chan.c: block_on); uvgo_work (sync/work.c: a
- *                       libuv request on W0's loop, after_work claims and
- *                       wakes); uvgo_sleep (a deadline on W0's heap,
- *                       park.c: on_deadline); then it finishes
+ *                       F (chan.c: block_on_watched); uvgo_work
+ *                       (sync/work.c: a libuv request on W0's loop,
+ *                       after_work claims and wakes); uvgo_sleep (a
+ *                       deadline on W0's heap, park.c: on_deadline); then
+ *                       it finishes
  *                       (task.c: finish_task -> uvgo__rt_task_finished).
  *   task B (home W1)    spawned onto W1 through its inbox (uvgo_go_on), a
  *                       wait watched by the context X whose deadline timer
@@ -33,7 +34,7 @@
  *                       time) parks for ever: the program's real deadlock,
  *                       which must get its verdict.
  *   proctype F          a registered plain thread: uvgo_wg_wait (untimed
- *                       or timed, chosen at run time: park.c
+ *                       or timed, chosen at run time: park.h
  *                       uvgo__parker_prepare / wait_thread on a condition
  *                       variable), then uvgo_chan_send to A (a wake from a
  *                       plain thread: task.c uvgo__task_wake ->
@@ -262,7 +263,7 @@ inline claim(t, won) {
   }
 }
 
-/* park.c: uvgo__parker_prepare, task side */
+/* park.h: uvgo__parker_prepare_task */
 inline prepare(t) {
   atomic { tclaimed[t] = 0; tclaims[t] = 0 };
   tstate[t] = T_PARKING
@@ -558,7 +559,7 @@ proctype F() {
     if
     :: wg == 0 -> won = 0
     :: else -> won = 1;
-       /* uvgo__parker_prepare, plain thread */
+       /* park.c: uvgo__parker_prepare_thread */
 #ifndef OLD_ACCOUNTING
        enter(FROM_F);                 /* counted before a waker sees it */
 #endif
