@@ -212,8 +212,7 @@ static __attribute__((noinline)) int send_slow(uvgo_chan *c, const void *elem,
     uvgo__chan_lock(c);
   }
   uvgo__parker *wake = NULL;
-  err = uvgo__chan_send_locked_inline(c, elem, &wake, c->elem_size,
-                                          false);
+  err = uvgo__chan_send_locked_inline(c, elem, &wake, c->elem_size, false);
   if (err == UV_EAGAIN && block)
     return block_on(c, &c->sendq, (void *)(uintptr_t)elem, call, false);
   uvgo__chan_unlock(c);
@@ -278,8 +277,7 @@ static __attribute__((noinline)) int recv_slow(uvgo_chan *c, void *elem,
     uvgo__chan_lock(c);
   }
   uvgo__parker *wake = NULL;
-  err = uvgo__chan_recv_locked_inline(c, elem, &wake, c->elem_size,
-                                          false);
+  err = uvgo__chan_recv_locked_inline(c, elem, &wake, c->elem_size, false);
   if (err == UV_EAGAIN && block)
     return block_on(c, &c->recvq, elem, call, true);
   uvgo__chan_unlock(c);
