@@ -292,13 +292,18 @@ int uvgo_select(uvgo_select_case *cases, size_t n) {
     err = poll_two(cases, order);
     return err != UV_EAGAIN ? err : select_park(cases, 2, order);
   }
+  if (n == 1) {
+    err = validate(cases, 1, "uvgo_select");
+    if (err != 0)
+      return err;
+    order[0] = 0;
+    err = poll_each(cases, order, 1);
+    return err != UV_EAGAIN ? err : select_park(cases, 1, order);
+  }
   err = validate(cases, n, "uvgo_select");
   if (err != 0)
     return err;
-  if (n == 1) {
-    order[0] = 0;
-    err = poll_each(cases, order, 1);
-  } else if (n <= SMALL) {
+  if (n <= SMALL) {
     shuffle(order, n);
     err = poll_each(cases, order, n);
   } else {
