@@ -125,7 +125,13 @@ struct uvgo__worker {
   void (*park_commit)(void *arg);
   void *park_commit_arg;
   _Atomic(uvgo_task *) watch_current; /* the same, for the watchdog */
-  _Atomic int tasks_lock;   /* guards all_tasks against dumps */
+  /* all_tasks is changed only by this worker and walked by dumps from
+   * any thread (diag.c, "the per-worker task list"): tasks_lock is the
+   * dumpers' lock, list_dumper says one holds it, list_busy that the
+   * owner is changing the list without it. */
+  _Atomic int tasks_lock;
+  _Atomic int list_dumper;
+  _Atomic int list_busy;
   uvgo__stack_pool *stacks;
   uvgo__taskq ready;        /* started tasks to resume: owner-only */
   uvgo__runq runq;          /* new tasks: stealable */
@@ -369,6 +375,33 @@ bool uvgo__rt_has_refs(const uvgo_rt *rt);
 /* --- diagnostics (diag.c) --- */
 void uvgo__tasks_lock(uvgo__worker *w);
 void uvgo__tasks_unlock(uvgo__worker *w);
+/* True once the process can pair a dumper's membarrier with a compiler
+ * barrier on the owner's side (never under TSan, which cannot see it). */
+extern bool uvgo__tasks_asym;
+
+/* The owner's side of the task list lock, around a link or an unlink on
+ * the worker's own thread: with membarrier, two plain stores and a load,
+ * and the real lock only while a dumper has announced itself (diag.c).
+ * @return whether it took the real lock (pass it to the exit). */
+static inline bool uvgo__tasks_owner_enter(uvgo__worker *w) {
+  if (UVGO__LIKELY(uvgo__tasks_asym)) {
+    atomic_store_explicit(&w->list_busy, 1, memory_order_relaxed);
+    atomic_signal_fence(memory_order_seq_cst);
+    if (UVGO__LIKELY(
+            !atomic_load_explicit(&w->list_dumper, memory_order_relaxed)))
+      return false;
+    atomic_store_explicit(&w->list_busy, 0, memory_order_release);
+  }
+  uvgo__tasks_lock(w);
+  return true;
+}
+
+static inline void uvgo__tasks_owner_exit(uvgo__worker *w, bool locked) {
+  if (locked)
+    uvgo__tasks_unlock(w);
+  else
+    atomic_store_explicit(&w->list_busy, 0, memory_order_release);
+}
 void uvgo__registry_add(uvgo_rt *rt);
 void uvgo__registry_remove(uvgo_rt *rt);
 /* Describe the tasks of rt to out (the deadlock and leftover reports). */

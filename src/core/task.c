@@ -238,17 +238,17 @@ static bool start_task(uvgo__worker *w, uvgo_task *t) {
   t->home = w;
   uvgo__stack_set_owner(t->stack, t->spawn_file, t->spawn_line);
   uvgo__fiber_make(&t->fiber, t->stack, task_entry, t);
-  uvgo__tasks_lock(w);
+  bool locked = uvgo__tasks_owner_enter(w);
   link_live(w, t);
-  uvgo__tasks_unlock(w);
+  uvgo__tasks_owner_exit(w, locked);
   UVGO__COUNT(w->n_spawns, 1);
   return true;
 }
 
 static void finish_task(uvgo__worker *w, uvgo_task *t) {
-  uvgo__tasks_lock(w);
+  bool locked = uvgo__tasks_owner_enter(w);
   unlink_live(w, t);
-  uvgo__tasks_unlock(w);
+  uvgo__tasks_owner_exit(w, locked);
   uvgo__fiber_destroy(&t->fiber);
   uvgo__stack_put(w->stacks, t->stack);
   t->stack = NULL;
