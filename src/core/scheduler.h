@@ -143,6 +143,12 @@ struct uvgo__worker {
   unsigned free_count;
   uvgo_task *all_tasks;     /* live tasks homed here (for dumps) */
   size_t live;              /* tasks homed or queued here (owner-only) */
+  /* Units of rt->live kept from tasks that ended here, for the next
+   * spawns here to reuse without a locked instruction (runtime.c, "live
+   * credit"); live_credit_old of them were already held at the last
+   * pass's end. */
+  _Atomic uint64_t credit;  /* the count and a version: uvgo__credit */
+  unsigned live_credit_old;
   unsigned tick;            /* drain counter: global-queue fairness */
   uint64_t next_ticket;     /* FIFO order across ready and runq */
 
@@ -363,6 +369,35 @@ static inline void uvgo__task_ctx_release(uvgo_task *t) {
 int uvgo__rt_live_inc(uvgo_rt *rt);
 void uvgo__rt_live_dec(uvgo_rt *rt);
 void uvgo__rt_task_finished(uvgo_rt *rt, bool was_main);
+/* Give rt->live back n units a worker kept as live credit. */
+void uvgo__rt_live_return(uvgo_rt *rt, unsigned n);
+
+/* w's live credit, in a word uvgo_task_count reads from any thread with
+ * rt->live as one snapshot (runtime.c, count_tasks): the credit in the
+ * low 31 bits, UVGO__CREDIT_BUSY while units move between it and
+ * rt->live, and a version in the high half that every change bumps. The
+ * owner changes it with one plain store (no locked instruction). */
+#define UVGO__CREDIT_VER (UINT64_C(1) << 32)
+#define UVGO__CREDIT_BUSY (UINT64_C(1) << 31)
+
+static inline unsigned uvgo__credit(uvgo__worker *w) {
+  return (uint32_t)atomic_load_explicit(&w->credit, memory_order_relaxed);
+}
+
+/* Owner-only: add delta (+1 or -1, never below zero) to w's credit. */
+static inline void uvgo__credit_add(uvgo__worker *w, int delta) {
+  uint64_t old = atomic_load_explicit(&w->credit, memory_order_relaxed);
+  atomic_store_explicit(&w->credit, old + UVGO__CREDIT_VER + (uint64_t)delta,
+                        memory_order_release);
+}
+
+/* Owner-only: set w's credit to v. */
+static inline void uvgo__credit_set(uvgo__worker *w, unsigned v) {
+  uint64_t old = atomic_load_explicit(&w->credit, memory_order_relaxed);
+  atomic_store_explicit(&w->credit,
+                        (old & ~UINT64_C(0xffffffff)) + UVGO__CREDIT_VER + v,
+                        memory_order_release);
+}
 /* Attach mode: worker 0's last handle closed after uvgo_rt_close. */
 void uvgo__rt_attached_closed(uvgo_rt *rt);
 /* uvgo_run mode: the calling worker just went idle and stuck; if every

@@ -45,7 +45,8 @@ static void spill_records(uvgo__worker *w) {
   uv_mutex_unlock(&rt->global_lock);
 }
 
-static uvgo_task *task_record_alloc(uvgo__worker *w) {
+static inline __attribute__((always_inline)) uvgo_task *task_record_alloc(
+    uvgo__worker *w) {
   uvgo_task *t = NULL;
   if (w != NULL && w->free_tasks == NULL)
     refill_records(w);
@@ -127,15 +128,27 @@ static int set_copy(uvgo_task *t, const void *src, size_t size) {
   return 0;
 }
 
-int uvgo__spawn(uvgo_rt *rt, uvgo__worker *target, bool is_main, uvgo_fn fn,
-                void *arg, const uvgo_spawn_opts *opts, const char *file,
-                int line) {
+/* always_inline: uvgo_go_at's copy, with no options, no target and not
+ * main, folds every branch on them away. */
+static inline __attribute__((always_inline)) int spawn(
+    uvgo_rt *rt, uvgo__worker *target, bool is_main, uvgo_fn fn, void *arg,
+    const uvgo_spawn_opts *opts, const char *file, int line) {
   uvgo__worker *self = uvgo__tls_worker;
   if (self != NULL && self->rt != rt)
     self = NULL; /* a worker of another runtime: treat as foreign */
-  int err = uvgo__rt_live_inc(rt);
-  if (err != 0)
+  int err;
+  if (self != NULL && uvgo__credit(self) != 0) {
+    /* A unit an ended task left here (runtime.c, "live credit"): the
+     * count already holds it. Only max_tasks == 0 leaves credit. */
+    if (UVGO__UNLIKELY(atomic_load_explicit(&rt->live, memory_order_relaxed) &
+                       UVGO__RT_STOPPED))
+      return UVGO_ENORUNTIME;
+    uvgo__credit_add(self, -1);
+    if (self->live_credit_old != 0)
+      self->live_credit_old--;
+  } else if ((err = uvgo__rt_live_inc(rt)) != 0) {
     return err;
+  }
   uvgo_task *t = task_record_alloc(self);
   if (t == NULL) {
     uvgo__rt_live_dec(rt);
@@ -184,6 +197,12 @@ int uvgo__spawn(uvgo_rt *rt, uvgo__worker *target, bool is_main, uvgo_fn fn,
     uvgo__worker_submit(target != NULL ? target : rt->workers[0], t);
   }
   return 0;
+}
+
+int uvgo__spawn(uvgo_rt *rt, uvgo__worker *target, bool is_main, uvgo_fn fn,
+                void *arg, const uvgo_spawn_opts *opts, const char *file,
+                int line) {
+  return spawn(rt, target, is_main, fn, arg, opts, file, line);
 }
 
 static void task_entry(void *arg) {
@@ -260,7 +279,10 @@ static void finish_task(uvgo__worker *w, uvgo_task *t) {
   uvgo_rt *rt = t->rt;
   bool was_main = t->is_main;
   uvgo__task_free_record(w, t);
-  uvgo__rt_task_finished(rt, was_main);
+  if (UVGO__LIKELY(!was_main && rt->cfg.max_tasks == 0))
+    uvgo__credit_add(w, 1); /* its unit stays in rt->live (runtime.c) */
+  else
+    uvgo__rt_task_finished(rt, was_main);
 }
 
 /* Warm the caches for the tasks queued behind the one about to run. A task
@@ -482,7 +504,7 @@ int uvgo_go_at(uvgo_fn fn, void *arg, const char *file, int line) {
   uvgo_rt *rt = caller_rt();
   if (rt == NULL)
     return UVGO__MISUSE(UVGO_ENOTTASK, "uvgo_go outside a uvgo worker");
-  return uvgo__spawn(rt, NULL, false, fn, arg, NULL, file, line);
+  return spawn(rt, NULL, false, fn, arg, NULL, file, line);
 }
 
 int uvgo_go_copy_at(uvgo_fn fn, const void *ptr, size_t size,

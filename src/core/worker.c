@@ -331,19 +331,41 @@ static bool spin_for_inbox(uvgo__worker *w) {
   return work;
 }
 
+/* The end of a pass: the live credit it does not keep goes back
+ * (runtime.c, "live credit"). */
+static void return_credit(uvgo__worker *w, unsigned n) {
+  unsigned left = uvgo__credit(w) - n;
+  w->live_credit_old = left;
+  if (n == 0)
+    return;
+  /* Marked busy while the units are in both places: a count that sees
+   * the mark, or a version other than before, reads again. */
+  uint64_t ver = (atomic_load_explicit(&w->credit, memory_order_relaxed) &
+                  ~UINT64_C(0xffffffff)) + UVGO__CREDIT_VER;
+  atomic_store_explicit(&w->credit, ver | UVGO__CREDIT_BUSY | left,
+                        memory_order_relaxed);
+  atomic_thread_fence(memory_order_release);
+  uvgo__rt_live_return(w->rt, n);
+  atomic_store_explicit(&w->credit, (ver + UVGO__CREDIT_VER) | left,
+                        memory_order_release);
+}
+
 static void run_budget(uvgo__worker *w) {
   for (int budget = DRAIN_BUDGET; budget > 0; budget--) {
     uvgo_task *t = next_task(w);
     if (t == NULL) {
       t = steal_work(w);
-      if (t == NULL)
+      if (t == NULL) {
+        return_credit(w, uvgo__credit(w)); /* all: it may go idle now */
         return;
+      }
     }
     /* Only running something un-sticks a worker: a tick that finds
      * nothing to do must not look like activity to the deadlock check. */
     clear_stuck(w);
     uvgo__task_resume(w, t);
   }
+  return_credit(w, w->live_credit_old); /* what a whole pass left unused */
 }
 
 static void drain(uvgo__worker *w) {
