@@ -41,7 +41,7 @@ UVGO__TLS_FAST _Thread_local uvgo_call_site uvgo_call_site_tls;
 
 bool uvgo__tasks_asym;
 
-#if HAVE_MEMBARRIER
+#ifdef HAVE_MEMBARRIER
 static int membarrier(int cmd) { return (int)syscall(SYS_membarrier, cmd, 0, 0); }
 
 static void tasks_asym_init(void) {

@@ -268,8 +268,25 @@ static inline void uvgo__task_set_block(uvgo_task *t, const char *call,
 static inline bool uvgo__taskq_empty(const uvgo__taskq *q) {
   return q->head == NULL;
 }
-/* Owner: add a new task (overflow goes to the runtime's global queue). */
-void uvgo__runq_put(uvgo__worker *w, uvgo_task *t);
+/* The ring was full: half of it and t go to the global queue
+ * (sched_queue.c). @return as uvgo__runq_put. */
+uint32_t uvgo__runq_put_slow(uvgo__worker *w, uvgo_task *t, uint64_t ticket);
+/* Owner: add a new task (overflow goes to the runtime's global queue).
+ * Inline: one spawn is mostly this and the record's fields.
+ * @return the ring's length right after, as the owner saw it (a thief
+ * may have taken some since). */
+static inline uint32_t uvgo__runq_put(uvgo__worker *w, uvgo_task *t) {
+  uint64_t ticket = w->next_ticket++;
+  uint32_t h = atomic_load_explicit(&w->runq.head, memory_order_acquire);
+  uint32_t tl = atomic_load_explicit(&w->runq.tail, memory_order_relaxed);
+  if (UVGO__UNLIKELY(tl - h >= UVGO__RUNQ_SIZE))
+    return uvgo__runq_put_slow(w, t, ticket);
+  w->runq.tickets[tl % UVGO__RUNQ_SIZE] = ticket;
+  atomic_store_explicit(&w->runq.slots[tl % UVGO__RUNQ_SIZE], t,
+                        memory_order_relaxed);
+  atomic_store_explicit(&w->runq.tail, tl + 1, memory_order_release);
+  return tl + 1 - h;
+}
 uvgo_task *uvgo__runq_get(uvgo__worker *w);
 uint32_t uvgo__runq_len(uvgo__worker *w);
 /* Thief: move about half of victim's ring to w's ring; returns one task to
@@ -315,10 +332,17 @@ static inline void uvgo__worker_ready(uvgo__worker *w, uvgo_task *t) {
   if (UVGO__UNLIKELY(!w->idle_active))
     uvgo__worker_idle_on(w);
 }
-/* Owner thread: new work went into w's runq; make sure it runs this tick
- * and offer it to an idle worker. */
-void uvgo__worker_ready_kick(uvgo__worker *w);
 void uvgo__worker_wake_idle(uvgo_rt *rt);
+/* Owner thread: new work went into w's runq, now len long; make sure it
+ * runs this tick and, with more than one queued, offer it to an idle
+ * worker. */
+static inline void uvgo__worker_ready_kick(uvgo__worker *w, uint32_t len) {
+  if (UVGO__UNLIKELY(!w->idle_active))
+    uvgo__worker_idle_on(w);
+  if (len > 1 &&
+      atomic_load_explicit(&w->rt->idle_workers, memory_order_relaxed) > 0)
+    uvgo__worker_wake_idle(w->rt);
+}
 bool uvgo__worker_inbox_empty(uvgo__worker *w);
 void uvgo__worker_request_stop(uvgo__worker *w);
 /* Attach mode: reference the loop's handles iff tasks live here. */

@@ -186,12 +186,12 @@ static inline __attribute__((always_inline)) int spawn(
   atomic_store_explicit(&t->state, UVGO__TASK_NEW, memory_order_relaxed);
   t->is_main = is_main;
   if (target == NULL && self != NULL) {
-    uvgo__runq_put(self, t);
-    uvgo__worker_ready_kick(self);
+    uint32_t len = uvgo__runq_put(self, t);
+    uvgo__worker_ready_kick(self, len);
     /* Back-pressure: a task that fills its worker's queue lets the queued
      * tasks run before it spawns more, so a spawn loop recycles a few
      * hundred warm records and stacks instead of queueing millions. */
-    if (self->current != NULL && uvgo__runq_len(self) >= UVGO__RUNQ_SIZE)
+    if (self->current != NULL && len >= UVGO__RUNQ_SIZE)
       uvgo_yield();
   } else {
     uvgo__worker_submit(target != NULL ? target : rt->workers[0], t);

@@ -75,10 +75,6 @@ static void offer_work(uvgo__worker *w) {
     uvgo__worker_wake_idle(w->rt);
 }
 
-void uvgo__worker_ready_kick(uvgo__worker *w) {
-  set_idle_handle(w, true);
-  offer_work(w);
-}
 
 static void drain_inbox(uvgo__worker *w);
 static void drain_inbox(uvgo__worker *w) {
