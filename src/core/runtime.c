@@ -23,10 +23,9 @@
  * when a pass ends with nothing left to run, before it can go idle or
  * stuck, so rt->live reaching zero (the run's end, attach mode's unref)
  * and the deadlock check (which needs every worker stuck) see the same
- * as before, at the end of that pass; after a pass that ran out of
- * budget it gives back what it already held at the previous pass's end
- * and has not reused since, so a busy worker's credit ages out within
- * two passes. */
+ * as before, at the end of that pass. A pass that ran out of budget has
+ * left tasks queued, so the raw word is above zero anyway; the worker
+ * keeps up to UVGO__CREDIT_KEEP units then, and gives back the rest. */
 #define LIVE_TASK UINT64_C(1)
 #define LIVE_REF (UINT64_C(1) << 32)
 #define LIVE_TASK_MASK UINT64_C(0xffffffff)
@@ -399,7 +398,6 @@ static void reap_leftovers(uvgo_rt *rt) {
   for (unsigned i = 0; i < rt->nworkers; i++) {
     uvgo__worker *w = rt->workers[i];
     unsigned credit = uvgo__credit(w);
-    w->live_credit_old = 0;
     if (credit != 0) {
       uvgo__credit_set(w, 0);
       uvgo__rt_live_return(rt, credit);

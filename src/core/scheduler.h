@@ -145,10 +145,8 @@ struct uvgo__worker {
   size_t live;              /* tasks homed or queued here (owner-only) */
   /* Units of rt->live kept from tasks that ended here, for the next
    * spawns here to reuse without a locked instruction (runtime.c, "live
-   * credit"); live_credit_old of them were already held at the last
-   * pass's end. */
+   * credit"). */
   _Atomic uint64_t credit;  /* the count and a version: uvgo__credit */
-  unsigned live_credit_old;
   unsigned tick;            /* drain counter: global-queue fairness */
   uint64_t next_ticket;     /* FIFO order across ready and runq */
 
@@ -403,6 +401,8 @@ void uvgo__rt_live_return(uvgo_rt *rt, unsigned n);
  * owner changes it with one plain store (no locked instruction). */
 #define UVGO__CREDIT_VER (UINT64_C(1) << 32)
 #define UVGO__CREDIT_BUSY (UINT64_C(1) << 31)
+/* Credit a busy worker keeps from one pass to the next. */
+#define UVGO__CREDIT_KEEP UVGO__RUNQ_SIZE
 
 static inline unsigned uvgo__credit(uvgo__worker *w) {
   return (uint32_t)atomic_load_explicit(&w->credit, memory_order_relaxed);

@@ -84,12 +84,9 @@ static inline __attribute__((always_inline)) uvgo_task *task_record_alloc(
   return t;
 }
 
-void uvgo__task_free_record(uvgo__worker *w, uvgo_task *t) {
+static inline __attribute__((always_inline)) void free_record(
+    uvgo__worker *w, uvgo_task *t) {
   t->magic = UVGO__DEAD_MAGIC;
-  if (w == NULL) {
-    uvgo__free(t);
-    return;
-  }
   t->next = w->free_tasks;
   w->free_tasks = t;
   w->free_count++;
@@ -102,6 +99,15 @@ void uvgo__task_free_record(uvgo__worker *w, uvgo_task *t) {
       atomic_load_explicit(&w->rt->spare_count, memory_order_relaxed) <
           UVGO__FREE_TASKS_MAX * w->rt->nworkers)
     spill_records(w);
+}
+
+void uvgo__task_free_record(uvgo__worker *w, uvgo_task *t) {
+  if (w == NULL) {
+    t->magic = UVGO__DEAD_MAGIC;
+    uvgo__free(t);
+    return;
+  }
+  free_record(w, t);
 }
 
 bool uvgo__task_trim_records(uvgo__worker *w, unsigned max) {
@@ -144,8 +150,6 @@ static inline __attribute__((always_inline)) int spawn(
                        UVGO__RT_STOPPED))
       return UVGO_ENORUNTIME;
     uvgo__credit_add(self, -1);
-    if (self->live_credit_old != 0)
-      self->live_credit_old--;
   } else if ((err = uvgo__rt_live_inc(rt)) != 0) {
     return err;
   }
@@ -278,7 +282,7 @@ static void finish_task(uvgo__worker *w, uvgo_task *t) {
   uvgo__task_ctx_release(t);
   uvgo_rt *rt = t->rt;
   bool was_main = t->is_main;
-  uvgo__task_free_record(w, t);
+  free_record(w, t);
   if (UVGO__LIKELY(!was_main && rt->cfg.max_tasks == 0))
     uvgo__credit_add(w, 1); /* its unit stays in rt->live (runtime.c) */
   else

@@ -331,7 +331,6 @@ static bool spin_for_inbox(uvgo__worker *w) {
  * (runtime.c, "live credit"). */
 static void return_credit(uvgo__worker *w, unsigned n) {
   unsigned left = uvgo__credit(w) - n;
-  w->live_credit_old = left;
   if (n == 0)
     return;
   /* Marked busy while the units are in both places: a count that sees
@@ -361,7 +360,12 @@ static void run_budget(uvgo__worker *w) {
     clear_stuck(w);
     uvgo__task_resume(w, t);
   }
-  return_credit(w, w->live_credit_old); /* what a whole pass left unused */
+  /* Still busy: keep about a pass's worth of spawns. The cap keeps
+   * rt->live's task bits from overflowing on a worker that only ever
+   * runs tasks stolen from others. */
+  unsigned credit = uvgo__credit(w);
+  if (credit > UVGO__CREDIT_KEEP)
+    return_credit(w, credit - UVGO__CREDIT_KEEP);
 }
 
 static void drain(uvgo__worker *w) {
