@@ -475,3 +475,23 @@ UVGO_TEST(task_count_exact_while_tasks_churn_on_two_workers, stress, 60) {
   ASSERT_OK(uvgo_run(&cfg, count_main, NULL));
   ASSERT_EQ(uvgo_live_tasks_total(), 0);
 }
+
+/* The run ends when the last task does, however the last task's end falls
+ * against the worker's per-tick budget: a worker whose budget ran out on
+ * exactly the last task must still give back the units it kept for its
+ * next spawns (runtime.c, "live credit"), or the run would end in a
+ * deadlock verdict with no task left. */
+static long spawn_k;
+static void spawn_k_main(void *arg) {
+  (void)arg;
+  for (long i = 0; i < spawn_k; i++)
+    ASSERT_OK(uvgo_go(count_nothing, NULL));
+}
+
+UVGO_TEST(run_ends_whatever_the_budget_at_the_last_exit, unit, 30) {
+  for (unsigned workers = 1; workers <= 2; workers++)
+    for (spawn_k = 1; spawn_k <= 600; spawn_k++) {
+      uvgo_config cfg = config_with(workers);
+      ASSERT_OK(uvgo_run(&cfg, spawn_k_main, NULL));
+    }
+}

@@ -20,12 +20,12 @@
  * task. So rt->live is the live tasks plus every worker's credit, and
  * the raw word never undercounts. uvgo_task_count subtracts the credits
  * (count_tasks: a snapshot, exact). A worker gives all its credit back
- * when a pass ends with nothing left to run, before it can go idle or
+ * when its drain ends with nothing left to run, before it can go idle or
  * stuck, so rt->live reaching zero (the run's end, attach mode's unref)
  * and the deadlock check (which needs every worker stuck) see the same
- * as before, at the end of that pass. A pass that ran out of budget has
- * left tasks queued, so the raw word is above zero anyway; the worker
- * keeps up to UVGO__CREDIT_KEEP units then, and gives back the rest. */
+ * as before, at the end of that drain. A drain that leaves tasks queued
+ * keeps up to UVGO__CREDIT_KEEP units (the raw word is above zero anyway)
+ * and gives back the rest. */
 #define LIVE_TASK UINT64_C(1)
 #define LIVE_REF (UINT64_C(1) << 32)
 #define LIVE_TASK_MASK UINT64_C(0xffffffff)

@@ -350,10 +350,8 @@ static void run_budget(uvgo__worker *w) {
     uvgo_task *t = next_task(w);
     if (t == NULL) {
       t = steal_work(w);
-      if (t == NULL) {
-        return_credit(w, uvgo__credit(w)); /* all: it may go idle now */
+      if (t == NULL)
         return;
-      }
     }
     /* Only running something un-sticks a worker: a tick that finds
      * nothing to do must not look like activity to the deadlock check. */
@@ -384,6 +382,10 @@ static void drain(uvgo__worker *w) {
     set_idle_handle(w, true);
     offer_work(w);
   } else {
+    /* All of it back before this worker can look idle or stuck: the run's
+     * end and the deadlock check read rt->live (runtime.c, "live
+     * credit"). A pass may have used up its budget on the last tasks. */
+    return_credit(w, uvgo__credit(w));
     set_idle_handle(w, false);
     mark_idle(w);
     /* Housekeeping while idle, bounded so new work is not kept waiting;
