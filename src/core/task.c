@@ -268,7 +268,8 @@ static bool start_task(uvgo__worker *w, uvgo_task *t) {
   return true;
 }
 
-static void finish_task(uvgo__worker *w, uvgo_task *t) {
+static inline __attribute__((always_inline)) void finish_task(
+    uvgo__worker *w, uvgo_task *t) {
   bool locked = uvgo__tasks_owner_enter(w);
   unlink_live(w, t);
   uvgo__tasks_owner_exit(w, locked);
@@ -338,7 +339,8 @@ static void enter(uvgo__worker *w, uvgo_task *t) {
 /* After t has switched out — to the scheduler, or straight to the next
  * task — put it where its state says. Runs on the scheduler's stack or on
  * the next task's, never on t's own. */
-static void settle(uvgo__worker *w, uvgo_task *t) {
+static inline __attribute__((always_inline)) void settle(uvgo__worker *w,
+                                                       uvgo_task *t) {
   int s = atomic_load_explicit(&t->state, memory_order_acquire);
   switch (s) {
   case UVGO__TASK_YIELDING:
