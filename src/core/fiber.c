@@ -68,7 +68,6 @@ static void asan_start(void *p) {
 }
 #endif
 
-/* The registration's id plus one (0: none). */
 unsigned uvgo__fiber_valgrind_register(void *lo, void *hi) {
 #if UVGO_HAVE_VALGRIND_H
   return VALGRIND_STACK_REGISTER(lo, hi) + 1;

@@ -37,16 +37,18 @@ void uvgo__fiber_init_thread(uvgo__fiber *self);
  * uvgo__fiber_switch_final. A fiber made before must have been through
  * uvgo__fiber_destroy (it holds a TSan fiber and a valgrind stack id). A
  * fresh fiber starts with the ABI's default FP control state. */
+/* Whether the process runs under valgrind (asked once per thread), and
+ * its stack registration out of line: the id plus one (0: none). */
+extern atomic_bool uvgo__on_valgrind;
+unsigned uvgo__fiber_valgrind_register(void *lo, void *hi);
+void uvgo__fiber_valgrind_deregister(unsigned id);
+
 #if UVGO_ASAN || UVGO_TSAN
 void uvgo__fiber_make(uvgo__fiber *f, uvgo__stack *st,
                       uvgo__fiber_entry entry, void *arg);
 #else
 /* Without a sanitizer to tell, making a fiber is a few stores and the
- * arch frame: inline, as the spawn path calls it once per task. Under
- * valgrind (asked once per thread) the stack is registered out of line. */
-extern atomic_bool uvgo__on_valgrind;
-unsigned uvgo__fiber_valgrind_register(void *lo, void *hi);
-void uvgo__fiber_valgrind_deregister(unsigned id);
+ * arch frame: inline, as the spawn path calls it once per task. */
 
 static inline void uvgo__fiber_make(uvgo__fiber *f, uvgo__stack *st,
                                     uvgo__fiber_entry entry, void *arg) {
