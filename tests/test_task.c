@@ -488,9 +488,14 @@ static void spawn_k_main(void *arg) {
     ASSERT_OK(uvgo_go(count_nothing, NULL));
 }
 
-UVGO_TEST(run_ends_whatever_the_budget_at_the_last_exit, unit, 30) {
+UVGO_TEST(run_ends_whatever_the_budget_at_the_last_exit, unit, 60) {
+  /* Around one and two budgets (256 resumes a tick, main among them). */
+  static const long ks[] = {1, 2, 3, 64, 250, 251, 252, 253, 254, 255, 256,
+                            257, 258, 259, 260, 384, 420, 422, 508, 509, 510,
+                            511, 512, 513, 514, 600};
   for (unsigned workers = 1; workers <= 2; workers++)
-    for (spawn_k = 1; spawn_k <= 600; spawn_k++) {
+    for (size_t i = 0; i < sizeof ks / sizeof ks[0]; i++) {
+      spawn_k = ks[i];
       uvgo_config cfg = config_with(workers);
       ASSERT_OK(uvgo_run(&cfg, spawn_k_main, NULL));
     }
