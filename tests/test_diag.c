@@ -4,6 +4,8 @@
 
 #include <signal.h>
 #include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -123,6 +125,68 @@ UVGO_TEST(dump_while_tasks_churn, stress, 60) {
   char *text = read_all(out);
   ASSERT_STR_CONTAINS(text, "worker 2: switches");
   fclose(out);
+}
+
+/* Dumps from a plain thread while tasks that never switch out start and
+ * end as fast as two workers can run them (the task list's owner links
+ * and unlinks without a lock unless a dumper has announced itself): every
+ * dump still lists the one long-lived task, by name. */
+static _Atomic int rtc_stop, rtc_named;
+static _Atomic long rtc_spawned;
+static void rtc_nothing(void *arg) { (void)arg; }
+static void rtc_spawner(void *arg) {
+  (void)arg;
+  while (!atomic_load(&rtc_stop)) {
+    for (int i = 0; i < 64; i++)
+      if (uvgo_go(rtc_nothing, NULL) == 0)
+        atomic_fetch_add(&rtc_spawned, 1);
+    uvgo_yield();
+  }
+}
+static void rtc_marker(void *arg) {
+  (void)arg;
+  uvgo_task_set_name(NULL, "long-lived-marker");
+  atomic_store(&rtc_named, 1);
+  while (!atomic_load(&rtc_stop))
+    uvgo_sleep(1);
+}
+static void rtc_dumper(void *arg) {
+  long *bad = arg;
+  long rounds = uvgo_test_scaled(300, 20);
+  while (!atomic_load(&rtc_named))
+    uv_sleep(1);
+  for (long i = 0; i < rounds; i++) {
+    char *text = NULL;
+    size_t len = 0;
+    FILE *out = open_memstream(&text, &len);
+    ASSERT_NOT_NULL(out);
+    ASSERT_OK(uvgo_dump(out));
+    fclose(out);
+    if (strstr(text, "\"long-lived-marker\"") == NULL)
+      (*bad)++;
+    free(text);
+  }
+  atomic_store(&rtc_stop, 1);
+}
+static void rtc_main(void *arg) {
+  (void)arg;
+  ASSERT_OK(uvgo_go_on(1, rtc_marker, NULL));
+  ASSERT_OK(uvgo_go_on(0, rtc_spawner, NULL));
+  ASSERT_OK(uvgo_go_on(1, rtc_spawner, NULL));
+}
+
+UVGO_TEST(dump_while_tasks_run_to_completion, stress, 60) {
+  atomic_store(&rtc_stop, 0);
+  atomic_store(&rtc_named, 0);
+  atomic_store(&rtc_spawned, 0);
+  long bad = 0;
+  uvgo_config cfg = {.workers = 2};
+  uv_thread_t th;
+  ASSERT_OK(uv_thread_create(&th, rtc_dumper, &bad));
+  ASSERT_OK(uvgo_run(&cfg, rtc_main, NULL));
+  ASSERT_OK(uv_thread_join(&th));
+  ASSERT_EQ(bad, 0);
+  ASSERT_GT(atomic_load(&rtc_spawned), 0);
 }
 
 /* SIGQUIT while worker 0 is stuck in a busy loop: the dedicated thread

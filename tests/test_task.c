@@ -409,3 +409,94 @@ static void leftover_case(void) {
   ASSERT_OK(uvgo_run(&cfg, leave_tasks_behind, NULL));
 }
 UVGO_TEST_HELPER(leftover_run) { exit(uvgo_test_run_as_case("leftover", leftover_case)); }
+
+/* uvgo_task_count against what is known to be alive, while tasks start
+ * and end as fast as two workers run them and are stolen between them:
+ * never fewer than the tasks that stay alive throughout, exactly those
+ * once the churn has ended, and exactly the caller alone at the end. A
+ * worker keeps the units of tasks that ended on it for its next spawns
+ * (runtime.c, "live credit"); the count must not show them. */
+#define COUNT_HOLDERS 10
+static _Atomic int count_release, count_churn_left;
+static void count_nothing(void *arg) { (void)arg; }
+static void count_holder(void *arg) {
+  (void)arg;
+  while (!atomic_load(&count_release))
+    uvgo_sleep(1);
+}
+static void count_churner(void *arg) {
+  (void)arg;
+  long rounds = uvgo_test_scaled(2000, 50);
+  for (long r = 0; r < rounds; r++) {
+    for (int i = 0; i < 64; i++)
+      ASSERT_OK(uvgo_go(count_nothing, NULL));
+    ASSERT_OK(uvgo_yield());
+  }
+  atomic_fetch_sub(&count_churn_left, 1);
+}
+static void count_main(void *arg) {
+  (void)arg;
+  for (int i = 0; i < COUNT_HOLDERS; i++)
+    ASSERT_OK(uvgo_go_on((unsigned)i % 2, count_holder, NULL));
+  ASSERT_OK(uvgo_go_on(0, count_churner, NULL));
+  ASSERT_OK(uvgo_go_on(1, count_churner, NULL));
+  long reads = 0;
+  while (atomic_load(&count_churn_left) > 0) {
+    ASSERT_UGE(uvgo_task_count(NULL), COUNT_HOLDERS + 1);
+    if (++reads % 16 == 0)
+      ASSERT_OK(uvgo_yield());
+  }
+  /* The churn is over: its last tasks end soon, and then the count is
+   * exactly the holders and main, whatever each worker still keeps. */
+  for (int ms = 0; uvgo_task_count(NULL) != COUNT_HOLDERS + 1; ms++) {
+    ASSERT_LT(ms, 10000);
+    ASSERT_OK(uvgo_sleep(1));
+  }
+  ASSERT_UEQ(uvgo_task_count(NULL), COUNT_HOLDERS + 1);
+  atomic_store(&count_release, 1);
+  for (int ms = 0; uvgo_task_count(NULL) != 1; ms++) {
+    ASSERT_LT(ms, 10000);
+    ASSERT_OK(uvgo_sleep(1));
+  }
+  /* One worker: tasks that ran to completion on the caller's worker are
+   * gone from the count the moment the caller runs again. */
+  atomic_store(&counter, 0);
+  for (int i = 0; i < 100; i++)
+    ASSERT_OK(uvgo_go_on((unsigned)uvgo_worker_id(), bump, NULL));
+  while (atomic_load(&counter) < 100)
+    ASSERT_OK(uvgo_yield());
+  ASSERT_UEQ(uvgo_task_count(NULL), 1);
+}
+
+UVGO_TEST(task_count_exact_while_tasks_churn_on_two_workers, stress, 60) {
+  atomic_store(&count_release, 0);
+  atomic_store(&count_churn_left, 2);
+  uvgo_config cfg = config_with(2);
+  ASSERT_OK(uvgo_run(&cfg, count_main, NULL));
+  ASSERT_EQ(uvgo_live_tasks_total(), 0);
+}
+
+/* The run ends when the last task does, however the last task's end falls
+ * against the worker's per-tick budget: a worker whose budget ran out on
+ * exactly the last task must still give back the units it kept for its
+ * next spawns (runtime.c, "live credit"), or the run would end in a
+ * deadlock verdict with no task left. */
+static long spawn_k;
+static void spawn_k_main(void *arg) {
+  (void)arg;
+  for (long i = 0; i < spawn_k; i++)
+    ASSERT_OK(uvgo_go(count_nothing, NULL));
+}
+
+UVGO_TEST(run_ends_whatever_the_budget_at_the_last_exit, unit, 60) {
+  /* Around one and two budgets (256 resumes a tick, main among them). */
+  static const long ks[] = {1, 2, 3, 64, 250, 251, 252, 253, 254, 255, 256,
+                            257, 258, 259, 260, 384, 420, 422, 508, 509, 510,
+                            511, 512, 513, 514, 600};
+  for (unsigned workers = 1; workers <= 2; workers++)
+    for (size_t i = 0; i < sizeof ks / sizeof ks[0]; i++) {
+      spawn_k = ks[i];
+      uvgo_config cfg = config_with(workers);
+      ASSERT_OK(uvgo_run(&cfg, spawn_k_main, NULL));
+    }
+}

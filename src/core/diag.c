@@ -3,14 +3,72 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "core/scheduler.h"
+#include "uvgo_config.h"
+
+#if !UVGO_TSAN && defined(__linux__) && defined(__has_include)
+#if __has_include(<linux/membarrier.h>)
+#include <linux/membarrier.h>
+#include <sys/syscall.h>
+#if defined(SYS_membarrier)
+#define HAVE_MEMBARRIER 1
+#endif
+#endif
+#endif
 
 UVGO__TLS_FAST _Thread_local uvgo_call_site uvgo_call_site_tls;
 
-/* --- the per-worker task list lock: held only to link, unlink or walk --- */
+/* --- the per-worker task list: changed by its owner, walked by dumps ---
+ *
+ * Only the worker's own thread links and unlinks (a task's start and its
+ * end), twice per task; a dump from any thread walks the list, rarely. So
+ * the cost is put on the dumper, as an asymmetric Dekker lock: the owner
+ * stores list_busy = 1, then (compiler barrier only) loads list_dumper; a
+ * dumper takes tasks_lock, stores list_dumper = 1, runs membarrier
+ * (MEMBARRIER_CMD_PRIVATE_EXPEDITED: every running thread of the process
+ * passes a full memory barrier before it returns), then waits for
+ * list_busy == 0. The barrier falls somewhere in the owner's program
+ * order: before its store (its load then sees list_dumper set, and it
+ * takes tasks_lock instead), or after its load (its list_busy = 1 is
+ * visible to the dumper, which waits). The owner's release of list_busy
+ * hands the list's new links to the dumper's acquire. Without membarrier
+ * (an old kernel, an emulator) or under TSan (which cannot see it) both
+ * sides take tasks_lock, as before. */
+
+bool uvgo__tasks_asym;
+
+#ifdef HAVE_MEMBARRIER
+static int membarrier(int cmd) { return (int)syscall(SYS_membarrier, cmd, 0, 0); }
+
+static void tasks_asym_init(void) {
+  if (membarrier(MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED) == 0 &&
+      membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED) == 0)
+    uvgo__tasks_asym = true;
+}
+
+/* The heavy half. A child forked from a registered process may need to
+ * register again; the global command needs no registration at all. */
+static void heavy_barrier(void) {
+  if (membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED) == 0)
+    return;
+  if (membarrier(MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED) == 0 &&
+      membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED) == 0)
+    return;
+  if (membarrier(MEMBARRIER_CMD_GLOBAL) == 0)
+    return;
+  static const char msg[] = "uvgo: membarrier failed during a dump\n";
+  ssize_t ignored = write(2, msg, sizeof msg - 1);
+  (void)ignored;
+  abort();
+}
+#else
+static void tasks_asym_init(void) {}
+static void heavy_barrier(void) {}
+#endif
 
 void uvgo__tasks_lock(uvgo__worker *w) {
   int expected = 0;
@@ -28,13 +86,37 @@ void uvgo__tasks_unlock(uvgo__worker *w) {
   atomic_store_explicit(&w->tasks_lock, 0, memory_order_release);
 }
 
+/* A dumper's side: the list of w holds still until dumper_unlock. */
+static void dumper_lock(uvgo__worker *w) {
+  uvgo__tasks_lock(w);
+  if (!uvgo__tasks_asym)
+    return;
+  atomic_store_explicit(&w->list_dumper, 1, memory_order_relaxed);
+  heavy_barrier();
+  while (atomic_load_explicit(&w->list_busy, memory_order_acquire)) {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#endif
+  }
+}
+
+static void dumper_unlock(uvgo__worker *w) {
+  if (uvgo__tasks_asym)
+    atomic_store_explicit(&w->list_dumper, 0, memory_order_release);
+  uvgo__tasks_unlock(w);
+}
+
 /* --- the registry of runtimes, so a dump sees every one --- */
 
 static uv_once_t registry_once = UV_ONCE_INIT;
 static uv_mutex_t registry_lock;
 static uvgo_rt *registry;
 
-static void registry_init(void) { uv_mutex_init(&registry_lock); }
+/* Before any runtime's workers exist: the mode never changes after. */
+static void registry_init(void) {
+  uv_mutex_init(&registry_lock);
+  tasks_asym_init();
+}
 
 void uvgo__registry_add(uvgo_rt *rt) {
   uv_once(&registry_once, registry_init);
@@ -148,7 +230,7 @@ unsigned uvgo__report_tasks(uvgo_rt *rt, FILE *out, const uvgo_task *skip,
   unsigned count = 0;
   for (unsigned i = 0; i < rt->nworkers; i++) {
     uvgo__worker *w = rt->workers[i];
-    uvgo__tasks_lock(w);
+    dumper_lock(w);
     for (uvgo_task *t = w->all_tasks; t != NULL; t = t->all_next) {
       if (t == skip)
         continue;
@@ -156,7 +238,7 @@ unsigned uvgo__report_tasks(uvgo_rt *rt, FILE *out, const uvgo_task *skip,
         describe(out, t, (int)i);
       count++;
     }
-    uvgo__tasks_unlock(w);
+    dumper_unlock(w);
   }
   if (out != NULL && count > max)
     fprintf(out, "  … and %u more\n", count - max);

@@ -24,10 +24,12 @@
 #include <valgrind/valgrind.h>
 #endif
 
-#if UVGO_HAVE_VALGRIND_H
 /* Asked once per thread init: a client request costs little, but the hot
- * path should pay one predictable branch, not a magic sequence. */
-static atomic_bool on_valgrind; /* every worker stores the same value */
+ * path should pay one predictable branch, not a magic sequence. Every
+ * worker stores the same value. */
+atomic_bool uvgo__on_valgrind;
+#if UVGO_HAVE_VALGRIND_H
+#define on_valgrind uvgo__on_valgrind
 #endif
 
 void uvgo__fiber_init_thread(uvgo__fiber *self) {
@@ -66,6 +68,25 @@ static void asan_start(void *p) {
 }
 #endif
 
+unsigned uvgo__fiber_valgrind_register(void *lo, void *hi) {
+#if UVGO_HAVE_VALGRIND_H
+  return VALGRIND_STACK_REGISTER(lo, hi) + 1;
+#else
+  (void)lo;
+  (void)hi;
+  return 0;
+#endif
+}
+
+void uvgo__fiber_valgrind_deregister(unsigned id) {
+#if UVGO_HAVE_VALGRIND_H
+  VALGRIND_STACK_DEREGISTER(id - 1);
+#else
+  (void)id;
+#endif
+}
+
+#if UVGO_ASAN || UVGO_TSAN
 void uvgo__fiber_make(uvgo__fiber *f, uvgo__stack *st, uvgo__fiber_entry entry,
                       void *arg) {
   f->stack_bottom = st->base;
@@ -94,6 +115,7 @@ void uvgo__fiber_make(uvgo__fiber *f, uvgo__stack *st, uvgo__fiber_entry entry,
     f->valgrind_id = VALGRIND_STACK_REGISTER(st->base, top) + 1; /* 0: none */
 #endif
 }
+#endif
 
 void uvgo__fiber_switch(uvgo__fiber *from, uvgo__fiber *to) {
 #if UVGO_ASAN
@@ -121,6 +143,7 @@ void uvgo__fiber_switch_final(uvgo__fiber *from, uvgo__fiber *to) {
   uvgo__arch_resume(to->sp);
 }
 
+#if UVGO_ASAN || UVGO_TSAN
 void uvgo__fiber_destroy(uvgo__fiber *f) {
 #if UVGO_TSAN
   if (f->tsan_fiber != NULL)
@@ -133,3 +156,4 @@ void uvgo__fiber_destroy(uvgo__fiber *f) {
 #endif
   f->valgrind_id = 0;
 }
+#endif

@@ -7,9 +7,13 @@
 #ifndef UVGO_FIBER_H
 #define UVGO_FIBER_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 
+#include "core/arch/switch.h"
+#include "core/internal.h"
 #include "core/stack.h"
+#include "uvgo_config.h"
 
 typedef struct uvgo__fiber {
   void *sp;              /* saved stack pointer while switched out (arch) */
@@ -33,8 +37,35 @@ void uvgo__fiber_init_thread(uvgo__fiber *self);
  * uvgo__fiber_switch_final. A fiber made before must have been through
  * uvgo__fiber_destroy (it holds a TSan fiber and a valgrind stack id). A
  * fresh fiber starts with the ABI's default FP control state. */
+/* Whether the process runs under valgrind (asked once per thread), and
+ * its stack registration out of line: the id plus one (0: none). */
+extern atomic_bool uvgo__on_valgrind;
+unsigned uvgo__fiber_valgrind_register(void *lo, void *hi);
+void uvgo__fiber_valgrind_deregister(unsigned id);
+
+#if UVGO_ASAN || UVGO_TSAN
 void uvgo__fiber_make(uvgo__fiber *f, uvgo__stack *st,
                       uvgo__fiber_entry entry, void *arg);
+#else
+/* Without a sanitizer to tell, making a fiber is a few stores and the
+ * arch frame: inline, as the spawn path calls it once per task. */
+
+static inline void uvgo__fiber_make(uvgo__fiber *f, uvgo__stack *st,
+                                    uvgo__fiber_entry entry, void *arg) {
+  void *top = (char *)st->base + st->size;
+  f->stack_bottom = st->base;
+  f->stack_size = st->size;
+  f->asan_fake_stack = NULL;
+  f->entry = entry;
+  f->entry_arg = arg;
+  f->sp = uvgo__arch_init_stack(top, entry, arg);
+  f->tsan_fiber = NULL;
+  f->valgrind_id = 0;
+  if (UVGO__UNLIKELY(
+          atomic_load_explicit(&uvgo__on_valgrind, memory_order_relaxed)))
+    f->valgrind_id = uvgo__fiber_valgrind_register(st->base, top);
+}
+#endif
 
 /* Save the current context into `from` and resume `to`. Returns when some
  * fiber switches back to `from`. */
@@ -47,6 +78,15 @@ __attribute__((noreturn)) void uvgo__fiber_switch_final(uvgo__fiber *from,
 
 /* Release tool resources (TSan fiber, valgrind registration) of a fiber that
  * finished; call from another fiber after switch_final returned there. */
+#if UVGO_ASAN || UVGO_TSAN
 void uvgo__fiber_destroy(uvgo__fiber *f);
+#else
+static inline void uvgo__fiber_destroy(uvgo__fiber *f) {
+  if (UVGO__UNLIKELY(f->valgrind_id != 0)) {
+    uvgo__fiber_valgrind_deregister(f->valgrind_id);
+    f->valgrind_id = 0;
+  }
+}
+#endif
 
 #endif

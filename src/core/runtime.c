@@ -10,7 +10,22 @@
 
 /* rt->live packs live tasks (low 32 bits) and references held with
  * uvgo_rt_ref (next 30 bits); one word so "both reached zero" is a single
- * atomic event. */
+ * atomic event.
+ *
+ * Live credit: a task that ends on a worker (not main, no max_tasks)
+ * leaves its unit in rt->live as that worker's credit (w->credit, see
+ * uvgo__credit) instead of a fetch_sub, and the next spawn on that worker
+ * takes a unit from the credit instead of a CAS: a spawn-and-exit loop
+ * touches the shared word about once per scheduling pass, not twice per
+ * task. So rt->live is the live tasks plus every worker's credit, and
+ * the raw word never undercounts. uvgo_task_count subtracts the credits
+ * (count_tasks: a snapshot, exact). A worker gives all its credit back
+ * when its drain ends with nothing left to run, before it can go idle or
+ * stuck, so rt->live reaching zero (the run's end, attach mode's unref)
+ * and the deadlock check (which needs every worker stuck) see the same
+ * as before, at the end of that drain. A drain that leaves tasks queued
+ * keeps up to UVGO__CREDIT_KEEP units (the raw word is above zero anyway)
+ * and gives back the rest. */
 #define LIVE_TASK UINT64_C(1)
 #define LIVE_REF (UINT64_C(1) << 32)
 #define LIVE_TASK_MASK UINT64_C(0xffffffff)
@@ -58,6 +73,10 @@ static void live_sub(uvgo_rt *rt, uint64_t amount) {
 }
 
 void uvgo__rt_live_dec(uvgo_rt *rt) { live_sub(rt, LIVE_TASK); }
+
+void uvgo__rt_live_return(uvgo_rt *rt, unsigned n) {
+  live_sub(rt, (uint64_t)n * LIVE_TASK);
+}
 
 uint64_t uvgo__rt_live_tasks(const uvgo_rt *rt) {
   return atomic_load(&((uvgo_rt *)rt)->live) & LIVE_TASK_MASK;
@@ -375,6 +394,15 @@ static void free_unstarted(uvgo__worker *w, uvgo__taskq *q) {
  * goroutines when main returns; their stacks and records are freed
  * without running them further. */
 static void reap_leftovers(uvgo_rt *rt) {
+  /* Every worker has stopped: its credit is no task. */
+  for (unsigned i = 0; i < rt->nworkers; i++) {
+    uvgo__worker *w = rt->workers[i];
+    unsigned credit = uvgo__credit(w);
+    if (credit != 0) {
+      uvgo__credit_set(w, 0);
+      uvgo__rt_live_return(rt, credit);
+    }
+  }
   size_t live = uvgo_task_count(rt);
   if (atomic_load(&rt->deadlocked)) {
     fprintf(stderr, "uvgo: all tasks are asleep - deadlock!\n");
@@ -696,12 +724,50 @@ unsigned uvgo_worker_count(void) {
   return w != NULL ? w->rt->nworkers : 0;
 }
 
+/* rt->live less every worker's credit, read as one snapshot: no credit
+ * word is busy, and each is the same (version included) before and after
+ * the load of rt->live, so no credit changed, and no units moved back to
+ * rt->live, in between. A spawn or an exit that changes rt->live alone is
+ * one atomic event. So the count is exact, as of that load. Under a storm
+ * of spawns on every worker it may give up and answer an upper bound
+ * instead: the count less the caller's own credit only (never too low). */
+#define COUNT_TRIES 64
+
+static uint64_t count_tasks(uvgo_rt *rt) {
+  uint64_t seen[UVGO_MAX_WORKERS];
+  unsigned n = rt->nworkers;
+  for (int tries = 0; tries < COUNT_TRIES; tries++) {
+    uint64_t credit = 0;
+    bool busy = false;
+    for (unsigned i = 0; i < n && !busy; i++) {
+      seen[i] = atomic_load_explicit(&rt->workers[i]->credit,
+                                     memory_order_acquire);
+      busy = (seen[i] & UVGO__CREDIT_BUSY) != 0;
+      credit += (uint32_t)seen[i];
+    }
+    if (busy)
+      continue;
+    uint64_t tasks = atomic_load(&rt->live) & LIVE_TASK_MASK;
+    atomic_thread_fence(memory_order_acquire);
+    bool same = true;
+    for (unsigned i = 0; i < n && same; i++)
+      same = atomic_load_explicit(&rt->workers[i]->credit,
+                                  memory_order_relaxed) == seen[i];
+    if (same)
+      return tasks >= credit ? tasks - credit : 0;
+  }
+  uint64_t tasks = atomic_load(&rt->live) & LIVE_TASK_MASK;
+  uvgo__worker *self = uvgo__tls_worker;
+  uint64_t own = self != NULL && self->rt == rt ? uvgo__credit(self) : 0;
+  return tasks >= own ? tasks - own : 0;
+}
+
 size_t uvgo_task_count(uvgo_rt *rt) {
   if (rt == NULL)
     rt = uvgo_rt_current();
   if (rt == NULL || rt->magic != UVGO__RT_MAGIC)
     return 0;
-  return (size_t)(atomic_load(&rt->live) & LIVE_TASK_MASK);
+  return (size_t)count_tasks(rt);
 }
 
 int uvgo_worker_stats_get(uvgo_rt *rt, unsigned worker,

@@ -58,8 +58,7 @@ static bool put_slow(uvgo__worker *w, uvgo_task *t, uint32_t h, uint32_t tl) {
   return true;
 }
 
-void uvgo__runq_put(uvgo__worker *w, uvgo_task *t) {
-  uint64_t ticket = w->next_ticket++;
+uint32_t uvgo__runq_put_slow(uvgo__worker *w, uvgo_task *t, uint64_t ticket) {
   for (;;) {
     uint32_t h = atomic_load_explicit(&w->runq.head, memory_order_acquire);
     uint32_t tl = atomic_load_explicit(&w->runq.tail, memory_order_relaxed);
@@ -68,10 +67,10 @@ void uvgo__runq_put(uvgo__worker *w, uvgo_task *t) {
       atomic_store_explicit(&w->runq.slots[tl % UVGO__RUNQ_SIZE], t,
                             memory_order_relaxed);
       atomic_store_explicit(&w->runq.tail, tl + 1, memory_order_release);
-      return;
+      return tl + 1 - h;
     }
     if (put_slow(w, t, h, tl))
-      return;
+      return uvgo__runq_len(w);
   }
 }
 

@@ -125,7 +125,13 @@ struct uvgo__worker {
   void (*park_commit)(void *arg);
   void *park_commit_arg;
   _Atomic(uvgo_task *) watch_current; /* the same, for the watchdog */
-  _Atomic int tasks_lock;   /* guards all_tasks against dumps */
+  /* all_tasks is changed only by this worker and walked by dumps from
+   * any thread (diag.c, "the per-worker task list"): tasks_lock is the
+   * dumpers' lock, list_dumper says one holds it, list_busy that the
+   * owner is changing the list without it. */
+  _Atomic int tasks_lock;
+  _Atomic int list_dumper;
+  _Atomic int list_busy;
   uvgo__stack_pool *stacks;
   uvgo__taskq ready;        /* started tasks to resume: owner-only */
   uvgo__runq runq;          /* new tasks: stealable */
@@ -137,6 +143,10 @@ struct uvgo__worker {
   unsigned free_count;
   uvgo_task *all_tasks;     /* live tasks homed here (for dumps) */
   size_t live;              /* tasks homed or queued here (owner-only) */
+  /* Units of rt->live kept from tasks that ended here, for the next
+   * spawns here to reuse without a locked instruction (runtime.c, "live
+   * credit"). */
+  _Atomic uint64_t credit;  /* the count and a version: uvgo__credit */
   unsigned tick;            /* drain counter: global-queue fairness */
   uint64_t next_ticket;     /* FIFO order across ready and runq */
 
@@ -258,8 +268,25 @@ static inline void uvgo__task_set_block(uvgo_task *t, const char *call,
 static inline bool uvgo__taskq_empty(const uvgo__taskq *q) {
   return q->head == NULL;
 }
-/* Owner: add a new task (overflow goes to the runtime's global queue). */
-void uvgo__runq_put(uvgo__worker *w, uvgo_task *t);
+/* The ring was full: half of it and t go to the global queue
+ * (sched_queue.c). @return as uvgo__runq_put. */
+uint32_t uvgo__runq_put_slow(uvgo__worker *w, uvgo_task *t, uint64_t ticket);
+/* Owner: add a new task (overflow goes to the runtime's global queue).
+ * Inline: one spawn is mostly this and the record's fields.
+ * @return the ring's length right after, as the owner saw it (a thief
+ * may have taken some since). */
+static inline uint32_t uvgo__runq_put(uvgo__worker *w, uvgo_task *t) {
+  uint64_t ticket = w->next_ticket++;
+  uint32_t h = atomic_load_explicit(&w->runq.head, memory_order_acquire);
+  uint32_t tl = atomic_load_explicit(&w->runq.tail, memory_order_relaxed);
+  if (UVGO__UNLIKELY(tl - h >= UVGO__RUNQ_SIZE))
+    return uvgo__runq_put_slow(w, t, ticket);
+  w->runq.tickets[tl % UVGO__RUNQ_SIZE] = ticket;
+  atomic_store_explicit(&w->runq.slots[tl % UVGO__RUNQ_SIZE], t,
+                        memory_order_relaxed);
+  atomic_store_explicit(&w->runq.tail, tl + 1, memory_order_release);
+  return tl + 1 - h;
+}
 uvgo_task *uvgo__runq_get(uvgo__worker *w);
 uint32_t uvgo__runq_len(uvgo__worker *w);
 /* Thief: move about half of victim's ring to w's ring; returns one task to
@@ -305,10 +332,17 @@ static inline void uvgo__worker_ready(uvgo__worker *w, uvgo_task *t) {
   if (UVGO__UNLIKELY(!w->idle_active))
     uvgo__worker_idle_on(w);
 }
-/* Owner thread: new work went into w's runq; make sure it runs this tick
- * and offer it to an idle worker. */
-void uvgo__worker_ready_kick(uvgo__worker *w);
 void uvgo__worker_wake_idle(uvgo_rt *rt);
+/* Owner thread: new work went into w's runq, now len long; make sure it
+ * runs this tick and, with more than one queued, offer it to an idle
+ * worker. */
+static inline void uvgo__worker_ready_kick(uvgo__worker *w, uint32_t len) {
+  if (UVGO__UNLIKELY(!w->idle_active))
+    uvgo__worker_idle_on(w);
+  if (len > 1 &&
+      atomic_load_explicit(&w->rt->idle_workers, memory_order_relaxed) > 0)
+    uvgo__worker_wake_idle(w->rt);
+}
 bool uvgo__worker_inbox_empty(uvgo__worker *w);
 void uvgo__worker_request_stop(uvgo__worker *w);
 /* Attach mode: reference the loop's handles iff tasks live here. */
@@ -385,6 +419,37 @@ static inline void uvgo__task_ctx_release(uvgo_task *t) {
 int uvgo__rt_live_inc(uvgo_rt *rt);
 void uvgo__rt_live_dec(uvgo_rt *rt);
 void uvgo__rt_task_finished(uvgo_rt *rt, bool was_main);
+/* Give rt->live back n units a worker kept as live credit. */
+void uvgo__rt_live_return(uvgo_rt *rt, unsigned n);
+
+/* w's live credit, in a word uvgo_task_count reads from any thread with
+ * rt->live as one snapshot (runtime.c, count_tasks): the credit in the
+ * low 31 bits, UVGO__CREDIT_BUSY while units move between it and
+ * rt->live, and a version in the high half that every change bumps. The
+ * owner changes it with one plain store (no locked instruction). */
+#define UVGO__CREDIT_VER (UINT64_C(1) << 32)
+#define UVGO__CREDIT_BUSY (UINT64_C(1) << 31)
+/* Credit a busy worker keeps from one pass to the next. */
+#define UVGO__CREDIT_KEEP UVGO__RUNQ_SIZE
+
+static inline unsigned uvgo__credit(uvgo__worker *w) {
+  return (uint32_t)atomic_load_explicit(&w->credit, memory_order_relaxed);
+}
+
+/* Owner-only: add delta (+1 or -1, never below zero) to w's credit. */
+static inline void uvgo__credit_add(uvgo__worker *w, int delta) {
+  uint64_t old = atomic_load_explicit(&w->credit, memory_order_relaxed);
+  atomic_store_explicit(&w->credit, old + UVGO__CREDIT_VER + (uint64_t)delta,
+                        memory_order_release);
+}
+
+/* Owner-only: set w's credit to v. */
+static inline void uvgo__credit_set(uvgo__worker *w, unsigned v) {
+  uint64_t old = atomic_load_explicit(&w->credit, memory_order_relaxed);
+  atomic_store_explicit(&w->credit,
+                        (old & ~UINT64_C(0xffffffff)) + UVGO__CREDIT_VER + v,
+                        memory_order_release);
+}
 /* Attach mode: worker 0's last handle closed after uvgo_rt_close. */
 void uvgo__rt_attached_closed(uvgo_rt *rt);
 /* uvgo_run mode: the calling worker just went idle and stuck; if every
@@ -397,6 +462,33 @@ bool uvgo__rt_has_refs(const uvgo_rt *rt);
 /* --- diagnostics (diag.c) --- */
 void uvgo__tasks_lock(uvgo__worker *w);
 void uvgo__tasks_unlock(uvgo__worker *w);
+/* True once the process can pair a dumper's membarrier with a compiler
+ * barrier on the owner's side (never under TSan, which cannot see it). */
+extern bool uvgo__tasks_asym;
+
+/* The owner's side of the task list lock, around a link or an unlink on
+ * the worker's own thread: with membarrier, two plain stores and a load,
+ * and the real lock only while a dumper has announced itself (diag.c).
+ * @return whether it took the real lock (pass it to the exit). */
+static inline bool uvgo__tasks_owner_enter(uvgo__worker *w) {
+  if (UVGO__LIKELY(uvgo__tasks_asym)) {
+    atomic_store_explicit(&w->list_busy, 1, memory_order_relaxed);
+    atomic_signal_fence(memory_order_seq_cst);
+    if (UVGO__LIKELY(
+            !atomic_load_explicit(&w->list_dumper, memory_order_relaxed)))
+      return false;
+    atomic_store_explicit(&w->list_busy, 0, memory_order_release);
+  }
+  uvgo__tasks_lock(w);
+  return true;
+}
+
+static inline void uvgo__tasks_owner_exit(uvgo__worker *w, bool locked) {
+  if (locked)
+    uvgo__tasks_unlock(w);
+  else
+    atomic_store_explicit(&w->list_busy, 0, memory_order_release);
+}
 void uvgo__registry_add(uvgo_rt *rt);
 void uvgo__registry_remove(uvgo_rt *rt);
 /* Describe the tasks of rt to out (the deadlock and leftover reports). */

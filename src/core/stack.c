@@ -66,6 +66,10 @@ struct uvgo__stack_class {
 };
 
 struct uvgo__stack_pool {
+  /* The default class's most recently put stack, held out of its list:
+   * the top of that LIFO, so a task ending and the next one starting move
+   * one pointer instead of relinking the list (get takes it first). */
+  uvgo__stack *last;
   struct uvgo__stack_class *def;
   struct uvgo__stack_class *classes;
   arena *arenas;
@@ -394,6 +398,13 @@ static __attribute__((noinline)) int find_class(
 
 int uvgo__stack_get(uvgo__stack_pool *pool, size_t size, uvgo__stack **out) {
   struct uvgo__stack_class *cls = pool->def;
+  if (UVGO__LIKELY(size == 0) && pool->last != NULL) {
+    uvgo__stack *st = pool->last;
+    pool->last = NULL;
+    st->trimmed = false;
+    *out = st;
+    return 0;
+  }
   if (UVGO__UNLIKELY(size != 0)) {
     int rc = find_class(pool, size, &cls);
     if (rc != 0)
@@ -467,7 +478,6 @@ static void trim(uvgo__stack *st) {
 }
 
 void uvgo__stack_put(uvgo__stack_pool *pool, uvgo__stack *st) {
-  (void)pool;
   if (st->guard == UVGO__GUARD_CANARY && !canary_intact(st)) {
     report_overflow(st, " (canary clobbered; found late)");
     abort();
@@ -475,6 +485,14 @@ void uvgo__stack_put(uvgo__stack_pool *pool, uvgo__stack *st) {
   st->owner_file = NULL;
   st->owner_line = 0;
   struct uvgo__stack_class *cls = st->cls;
+  if (UVGO__LIKELY(cls == pool->def)) {
+    /* st becomes the top; the one it displaces goes on the list. */
+    uvgo__stack *older = pool->last;
+    pool->last = st;
+    if (UVGO__LIKELY(older == NULL))
+      return;
+    st = older;
+  }
   st->prev_free = NULL;
   st->next_free = cls->free;
   if (cls->free != NULL)
@@ -519,6 +537,8 @@ bool uvgo__stack_pool_trim_cold(uvgo__stack_pool *pool, size_t max) {
 }
 
 void uvgo__stack_pool_trim(uvgo__stack_pool *pool) {
+  if (pool->last != NULL)
+    trim(pool->last);
   for (struct uvgo__stack_class *c = pool->classes; c != NULL; c = c->next)
     for (uvgo__stack *st = c->free; st != NULL; st = st->next_free)
       trim(st);

@@ -45,7 +45,8 @@ static void spill_records(uvgo__worker *w) {
   uv_mutex_unlock(&rt->global_lock);
 }
 
-static uvgo_task *task_record_alloc(uvgo__worker *w) {
+static inline __attribute__((always_inline)) uvgo_task *task_record_alloc(
+    uvgo__worker *w) {
   uvgo_task *t = NULL;
   if (w != NULL && w->free_tasks == NULL)
     refill_records(w);
@@ -83,12 +84,9 @@ static uvgo_task *task_record_alloc(uvgo__worker *w) {
   return t;
 }
 
-void uvgo__task_free_record(uvgo__worker *w, uvgo_task *t) {
+static inline __attribute__((always_inline)) void free_record(
+    uvgo__worker *w, uvgo_task *t) {
   t->magic = UVGO__DEAD_MAGIC;
-  if (w == NULL) {
-    uvgo__free(t);
-    return;
-  }
   t->next = w->free_tasks;
   w->free_tasks = t;
   w->free_count++;
@@ -101,6 +99,15 @@ void uvgo__task_free_record(uvgo__worker *w, uvgo_task *t) {
       atomic_load_explicit(&w->rt->spare_count, memory_order_relaxed) <
           UVGO__FREE_TASKS_MAX * w->rt->nworkers)
     spill_records(w);
+}
+
+void uvgo__task_free_record(uvgo__worker *w, uvgo_task *t) {
+  if (w == NULL) {
+    t->magic = UVGO__DEAD_MAGIC;
+    uvgo__free(t);
+    return;
+  }
+  free_record(w, t);
 }
 
 bool uvgo__task_trim_records(uvgo__worker *w, unsigned max) {
@@ -127,15 +134,25 @@ static int set_copy(uvgo_task *t, const void *src, size_t size) {
   return 0;
 }
 
-int uvgo__spawn(uvgo_rt *rt, uvgo__worker *target, bool is_main, uvgo_fn fn,
-                void *arg, const uvgo_spawn_opts *opts, const char *file,
-                int line) {
+/* always_inline: uvgo_go_at's copy, with no options, no target and not
+ * main, folds every branch on them away. */
+static inline __attribute__((always_inline)) int spawn(
+    uvgo_rt *rt, uvgo__worker *target, bool is_main, uvgo_fn fn, void *arg,
+    const uvgo_spawn_opts *opts, const char *file, int line) {
   uvgo__worker *self = uvgo__tls_worker;
   if (self != NULL && self->rt != rt)
     self = NULL; /* a worker of another runtime: treat as foreign */
-  int err = uvgo__rt_live_inc(rt);
-  if (err != 0)
+  int err;
+  if (self != NULL && uvgo__credit(self) != 0) {
+    /* A unit an ended task left here (runtime.c, "live credit"): the
+     * count already holds it. Only max_tasks == 0 leaves credit. */
+    if (UVGO__UNLIKELY(atomic_load_explicit(&rt->live, memory_order_relaxed) &
+                       UVGO__RT_STOPPED))
+      return UVGO_ENORUNTIME;
+    uvgo__credit_add(self, -1);
+  } else if ((err = uvgo__rt_live_inc(rt)) != 0) {
     return err;
+  }
   uvgo_task *t = task_record_alloc(self);
   if (t == NULL) {
     uvgo__rt_live_dec(rt);
@@ -173,17 +190,23 @@ int uvgo__spawn(uvgo_rt *rt, uvgo__worker *target, bool is_main, uvgo_fn fn,
   atomic_store_explicit(&t->state, UVGO__TASK_NEW, memory_order_relaxed);
   t->is_main = is_main;
   if (target == NULL && self != NULL) {
-    uvgo__runq_put(self, t);
-    uvgo__worker_ready_kick(self);
+    uint32_t len = uvgo__runq_put(self, t);
+    uvgo__worker_ready_kick(self, len);
     /* Back-pressure: a task that fills its worker's queue lets the queued
      * tasks run before it spawns more, so a spawn loop recycles a few
      * hundred warm records and stacks instead of queueing millions. */
-    if (self->current != NULL && uvgo__runq_len(self) >= UVGO__RUNQ_SIZE)
+    if (self->current != NULL && len >= UVGO__RUNQ_SIZE)
       uvgo_yield();
   } else {
     uvgo__worker_submit(target != NULL ? target : rt->workers[0], t);
   }
   return 0;
+}
+
+int uvgo__spawn(uvgo_rt *rt, uvgo__worker *target, bool is_main, uvgo_fn fn,
+                void *arg, const uvgo_spawn_opts *opts, const char *file,
+                int line) {
+  return spawn(rt, target, is_main, fn, arg, opts, file, line);
 }
 
 static void task_entry(void *arg) {
@@ -238,17 +261,18 @@ static bool start_task(uvgo__worker *w, uvgo_task *t) {
   t->home = w;
   uvgo__stack_set_owner(t->stack, t->spawn_file, t->spawn_line);
   uvgo__fiber_make(&t->fiber, t->stack, task_entry, t);
-  uvgo__tasks_lock(w);
+  bool locked = uvgo__tasks_owner_enter(w);
   link_live(w, t);
-  uvgo__tasks_unlock(w);
+  uvgo__tasks_owner_exit(w, locked);
   UVGO__COUNT(w->n_spawns, 1);
   return true;
 }
 
-static void finish_task(uvgo__worker *w, uvgo_task *t) {
-  uvgo__tasks_lock(w);
+static inline __attribute__((always_inline)) void finish_task(
+    uvgo__worker *w, uvgo_task *t) {
+  bool locked = uvgo__tasks_owner_enter(w);
   unlink_live(w, t);
-  uvgo__tasks_unlock(w);
+  uvgo__tasks_owner_exit(w, locked);
   uvgo__fiber_destroy(&t->fiber);
   uvgo__stack_put(w->stacks, t->stack);
   t->stack = NULL;
@@ -259,8 +283,11 @@ static void finish_task(uvgo__worker *w, uvgo_task *t) {
   uvgo__task_ctx_release(t);
   uvgo_rt *rt = t->rt;
   bool was_main = t->is_main;
-  uvgo__task_free_record(w, t);
-  uvgo__rt_task_finished(rt, was_main);
+  free_record(w, t);
+  if (UVGO__LIKELY(!was_main && rt->cfg.max_tasks == 0))
+    uvgo__credit_add(w, 1); /* its unit stays in rt->live (runtime.c) */
+  else
+    uvgo__rt_task_finished(rt, was_main);
 }
 
 /* Warm the caches for the tasks queued behind the one about to run. A task
@@ -312,7 +339,8 @@ static void enter(uvgo__worker *w, uvgo_task *t) {
 /* After t has switched out — to the scheduler, or straight to the next
  * task — put it where its state says. Runs on the scheduler's stack or on
  * the next task's, never on t's own. */
-static void settle(uvgo__worker *w, uvgo_task *t) {
+static inline __attribute__((always_inline)) void settle(uvgo__worker *w,
+                                                       uvgo_task *t) {
   int s = atomic_load_explicit(&t->state, memory_order_acquire);
   switch (s) {
   case UVGO__TASK_YIELDING:
@@ -482,7 +510,7 @@ int uvgo_go_at(uvgo_fn fn, void *arg, const char *file, int line) {
   uvgo_rt *rt = caller_rt();
   if (rt == NULL)
     return UVGO__MISUSE(UVGO_ENOTTASK, "uvgo_go outside a uvgo worker");
-  return uvgo__spawn(rt, NULL, false, fn, arg, NULL, file, line);
+  return spawn(rt, NULL, false, fn, arg, NULL, file, line);
 }
 
 int uvgo_go_copy_at(uvgo_fn fn, const void *ptr, size_t size,

@@ -75,10 +75,6 @@ static void offer_work(uvgo__worker *w) {
     uvgo__worker_wake_idle(w->rt);
 }
 
-void uvgo__worker_ready_kick(uvgo__worker *w) {
-  set_idle_handle(w, true);
-  offer_work(w);
-}
 
 static void drain_inbox(uvgo__worker *w);
 static void drain_inbox(uvgo__worker *w) {
@@ -344,6 +340,24 @@ static bool spin_for_inbox(uvgo__worker *w) {
   return work;
 }
 
+/* The end of a pass: the live credit it does not keep goes back
+ * (runtime.c, "live credit"). */
+static void return_credit(uvgo__worker *w, unsigned n) {
+  unsigned left = uvgo__credit(w) - n;
+  if (n == 0)
+    return;
+  /* Marked busy while the units are in both places: a count that sees
+   * the mark, or a version other than before, reads again. */
+  uint64_t ver = (atomic_load_explicit(&w->credit, memory_order_relaxed) &
+                  ~UINT64_C(0xffffffff)) + UVGO__CREDIT_VER;
+  atomic_store_explicit(&w->credit, ver | UVGO__CREDIT_BUSY | left,
+                        memory_order_relaxed);
+  atomic_thread_fence(memory_order_release);
+  uvgo__rt_live_return(w->rt, n);
+  atomic_store_explicit(&w->credit, (ver + UVGO__CREDIT_VER) | left,
+                        memory_order_release);
+}
+
 static void run_budget(uvgo__worker *w) {
   for (int budget = DRAIN_BUDGET; budget > 0; budget--) {
     uvgo_task *t = next_task(w);
@@ -357,6 +371,12 @@ static void run_budget(uvgo__worker *w) {
     clear_stuck(w);
     uvgo__task_resume(w, t);
   }
+  /* Still busy: keep about a pass's worth of spawns. The cap keeps
+   * rt->live's task bits from overflowing on a worker that only ever
+   * runs tasks stolen from others. */
+  unsigned credit = uvgo__credit(w);
+  if (credit > UVGO__CREDIT_KEEP)
+    return_credit(w, credit - UVGO__CREDIT_KEEP);
 }
 
 static void drain(uvgo__worker *w) {
@@ -375,6 +395,10 @@ static void drain(uvgo__worker *w) {
     set_idle_handle(w, true);
     offer_work(w);
   } else {
+    /* All of it back before this worker can look idle or stuck: the run's
+     * end and the deadlock check read rt->live (runtime.c, "live
+     * credit"). A pass may have used up its budget on the last tasks. */
+    return_credit(w, uvgo__credit(w));
     set_idle_handle(w, false);
     mark_idle(w);
     /* Housekeeping while idle, bounded so new work is not kept waiting;
