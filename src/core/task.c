@@ -455,26 +455,9 @@ static bool wake_state_remote(uvgo_task *t) {
 }
 
 /* On t's own worker: true after the state change (and the queueing). */
-static bool wake_local(uvgo_task *t) {
-  uvgo__worker *w = uvgo__tls_worker;
-  if (w == NULL || t->home != w)
-    return false;
-  /* On the task's own thread nobody else can change its state now: a
-   * remote waker needs the claim we won, and the task itself has settled
-   * (PARKING -> PARKED happens on this thread right after its switch,
-   * before any other code here runs), or is the one running (PARKING: it
-   * woke itself). Plain stores, no locked RMW. */
-  int s = atomic_load_explicit(&t->state, memory_order_relaxed);
-  if (s == UVGO__TASK_PARKED) {
-    atomic_store_explicit(&t->state, UVGO__TASK_RUNNABLE,
-                          memory_order_relaxed);
-    uvgo__worker_ready(w, t);
-  } else if (s == UVGO__TASK_PARKING) {
-    atomic_store_explicit(&t->state, UVGO__TASK_NOTIFIED,
-                          memory_order_relaxed);
-  }
-  return true;
-}
+/* On t's own worker: true after the state change (and the queueing). The
+ * protocol lives in scheduler.h, inline for the channels' hot wakes. */
+static bool wake_local(uvgo_task *t) { return uvgo__task_wake_local(t); }
 
 void uvgo__task_wake(uvgo_task *t) {
   if (!wake_local(t) && wake_state_remote(t))
