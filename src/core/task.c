@@ -454,7 +454,6 @@ static bool wake_state_remote(uvgo_task *t) {
   }
 }
 
-/* On t's own worker: true after the state change (and the queueing). */
 /* On t's own worker: true after the state change (and the queueing). The
  * protocol lives in scheduler.h, inline for the channels' hot wakes. */
 static bool wake_local(uvgo_task *t) { return uvgo__task_wake_local(t); }
