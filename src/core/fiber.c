@@ -117,7 +117,7 @@ void uvgo__fiber_make(uvgo__fiber *f, uvgo__stack *st, uvgo__fiber_entry entry,
 }
 #endif
 
-void uvgo__fiber_switch(uvgo__fiber *from, uvgo__fiber *to) {
+void uvgo__fiber_switch_as(uvgo__fiber *from, uvgo__fiber *to, bool peer) {
 #if UVGO_ASAN
   __sanitizer_start_switch_fiber(&from->asan_fake_stack, to->stack_bottom,
                                  to->stack_size);
@@ -125,7 +125,7 @@ void uvgo__fiber_switch(uvgo__fiber *from, uvgo__fiber *to) {
 #if UVGO_TSAN
   __tsan_switch_to_fiber(to->tsan_fiber, 0);
 #endif
-  uvgo__arch_switch(&from->sp, to->sp);
+  uvgo__arch_switch(&from->sp, to->sp, peer);
 #if UVGO_ASAN
   __sanitizer_finish_switch_fiber(from->asan_fake_stack, NULL, NULL);
 #endif

@@ -8,6 +8,7 @@
 #define UVGO_FIBER_H
 
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "core/arch/switch.h"
@@ -32,17 +33,17 @@ typedef void (*uvgo__fiber_entry)(void *arg);
  * switched away from and back to. */
 void uvgo__fiber_init_thread(uvgo__fiber *self);
 
-/* Prepare `f` to start running entry(arg) on `st` at its first switch.
- * entry must never return: a finished fiber ends with
- * uvgo__fiber_switch_final. A fiber made before must have been through
- * uvgo__fiber_destroy (it holds a TSan fiber and a valgrind stack id). A
- * fresh fiber starts with the ABI's default FP control state. */
 /* Whether the process runs under valgrind (asked once per thread), and
  * its stack registration out of line: the id plus one (0: none). */
 extern atomic_bool uvgo__on_valgrind;
 unsigned uvgo__fiber_valgrind_register(void *lo, void *hi);
 void uvgo__fiber_valgrind_deregister(unsigned id);
 
+/* Prepare `f` to start running entry(arg) on `st` at its first switch.
+ * entry must never return: a finished fiber ends with
+ * uvgo__fiber_switch_final. A fiber made before must have been through
+ * uvgo__fiber_destroy (it holds a TSan fiber and a valgrind stack id). A
+ * fresh fiber starts with the ABI's default FP control state. */
 #if UVGO_ASAN || UVGO_TSAN
 void uvgo__fiber_make(uvgo__fiber *f, uvgo__stack *st,
                       uvgo__fiber_entry entry, void *arg);
@@ -68,8 +69,13 @@ static inline void uvgo__fiber_make(uvgo__fiber *f, uvgo__stack *st,
 #endif
 
 /* Save the current context into `from` and resume `to`. Returns when some
- * fiber switches back to `from`. */
-void uvgo__fiber_switch(uvgo__fiber *from, uvgo__fiber *to);
+ * fiber switches back to `from`. peer: both are tasks, and `to` switched
+ * out through the same calls as the caller (task.c's switch-out), so the
+ * arch switch may return the plain way (switch.h). */
+void uvgo__fiber_switch_as(uvgo__fiber *from, uvgo__fiber *to, bool peer);
+static inline void uvgo__fiber_switch(uvgo__fiber *from, uvgo__fiber *to) {
+  uvgo__fiber_switch_as(from, to, false);
+}
 
 /* Switch from a finished fiber for the last time: tells the sanitizers the
  * fiber is gone. `from` may be reused (uvgo__fiber_make) afterwards. */

@@ -410,14 +410,16 @@ static uvgo_task *take_direct(uvgo__worker *w) {
  * two through the scheduler — and let it settle t. */
 void uvgo__task_switch_out(uvgo__worker *w, uvgo_task *t) {
   uvgo_task *next = take_direct(w);
+  uvgo__fiber *to = &w->sched_fiber;
   if (next != NULL) {
     enter(w, next);
     w->switched_from = t;
     prefetch_queued(w);
-    uvgo__fiber_switch(&t->fiber, &next->fiber);
-  } else {
-    uvgo__fiber_switch(&t->fiber, &w->sched_fiber);
+    to = &next->fiber;
   }
+  /* One call site for both: a task resumed by another then returns
+   * through the very addresses the other called through. */
+  uvgo__fiber_switch_as(&t->fiber, to, next != NULL);
   /* Resumed: by the scheduler, or directly by the task that ran before. */
   uvgo_task *prev = w->switched_from;
   if (prev != NULL) {

@@ -31,8 +31,12 @@
 
 /* Save the callee-saved state on the current stack, store the stack pointer
  * in *save_sp, and resume the context saved at new_sp. Returns when some
- * other context switches back to *save_sp. */
-void uvgo__arch_switch(void **save_sp, void *new_sp);
+ * other context switches back to *save_sp. peer != 0: the context at
+ * new_sp was saved by a call from the same place as this one, so the
+ * return-address predictor's top entry (this call's) is where it resumes;
+ * x86-64 then returns with ret and keeps the predictor in step for the
+ * returns that follow. Otherwise it jumps (the other ports ignore it). */
+void uvgo__arch_switch(void **save_sp, void *new_sp, int peer);
 
 /* Resume the context saved at new_sp, abandoning the current one (a
  * finished fiber: nothing of it needs saving). */

@@ -1,7 +1,8 @@
 /* AArch64 AAPCS64 context switch. Layout of the saved frame: see switch.h. */
 	.text
 
-/* void uvgo__arch_switch(void **save_sp, void *new_sp) */
+/* void uvgo__arch_switch(void **save_sp, void *new_sp, int peer): peer is
+ * ignored here, this port always returns with ret */
 	.globl	uvgo__arch_switch
 	.hidden	uvgo__arch_switch
 	.type	uvgo__arch_switch, %function

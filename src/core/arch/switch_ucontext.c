@@ -27,7 +27,8 @@ static void trampoline(unsigned hi, unsigned lo) {
   abort();
 }
 
-void uvgo__arch_switch(void **save_sp, void *new_sp) {
+void uvgo__arch_switch(void **save_sp, void *new_sp, int peer) {
+  (void)peer;
   ucontext_t self;
   *save_sp = &self;
   swapcontext(&self, (ucontext_t *)new_sp);
