@@ -41,6 +41,8 @@
 #ifndef UVGO_NET_H
 #define UVGO_NET_H
 
+#include <sys/types.h> /* ssize_t */
+
 #include "common.h"
 
 #ifdef __cplusplus
