@@ -173,7 +173,7 @@ static __attribute__((noinline)) int block_on(uvgo_chan *c, uvgo__waitq *q,
                                                void *elem, const char *call,
                                                bool recv) {
   uvgo_task *t = uvgo__current_task();
-  if (UVGO__UNLIKELY(t == NULL || (t->shield == 0 && t->cancel_scope != NULL)))
+  if (UVGO__UNLIKELY(!uvgo__task_unwatched(t)))
     return block_on_watched(c, q, elem, call, recv);
   /* Only a partner or a close, under this lock, can end the wait: no
    * claim race, and the task parks before the lock is released
@@ -224,36 +224,6 @@ static __attribute__((noinline)) int send_slow(uvgo_chan *c, const void *elem,
   return err;
 }
 
-/* The ready path inline (into each exported call): checks, the lock, a
- * hand-off to a waiting receiver or a slot, the wake; anything else goes
- * to send_slow or block_on by a tail call. */
-static inline __attribute__((always_inline)) int
-chan_send(uvgo_chan *c, const void *elem, bool block, const char *call,
-          const void *caller) {
-  if (UVGO__UNLIKELY(c == NULL || uvgo__is_after(c) ||
-                     c->magic != UVGO__CHAN_MAGIC ||
-                     (elem == NULL && c->elem_size != 0)))
-    return send_slow(c, elem, block, call, caller, false);
-  if (UVGO__UNLIKELY(
-          atomic_exchange_explicit(&c->lock, 1, memory_order_acquire)))
-    return send_slow(c, elem, block, call, caller, false);
-  size_t size = c->elem_size;
-  if (UVGO__UNLIKELY(c->closed || (size != 0 && size != 4 && size != 8)))
-    return send_slow(c, elem, block, call, caller, true);
-  uvgo__parker *wake = NULL;
-  int err = uvgo__chan_send_locked_inline(c, elem, &wake, size, true);
-  if (UVGO__UNLIKELY(err != 0)) {
-    if (block)
-      return block_on(c, &c->sendq, (void *)(uintptr_t)elem, call, false);
-    uvgo__chan_unlock(c);
-    return err;
-  }
-  uvgo__chan_unlock(c);
-  if (wake != NULL)
-    uvgo__parker_wake_fast(wake);
-  return 0;
-}
-
 int uvgo__after_recv(uvgo_chan *c, void *elem);
 
 static __attribute__((noinline)) int recv_slow(uvgo_chan *c, void *elem,
@@ -288,24 +258,31 @@ static __attribute__((noinline)) int recv_slow(uvgo_chan *c, void *elem,
   return err;
 }
 
+/* The ready path of a send (recv false) or a receive, inline into each
+ * exported call with recv a constant: checks, the lock, a hand-off to a
+ * waiting partner or a slot, the wake; anything else goes to send_slow,
+ * recv_slow or block_on by a tail call. */
 static inline __attribute__((always_inline)) int
-chan_recv(uvgo_chan *c, void *elem, bool block, const char *call,
-          const void *caller) {
+chan_op(uvgo_chan *c, void *elem, bool block, const char *call,
+        const void *caller, bool recv) {
   if (UVGO__UNLIKELY(c == NULL || uvgo__is_after(c) ||
                      c->magic != UVGO__CHAN_MAGIC ||
-                     uvgo__chan_closed_drained(c)))
-    return recv_slow(c, elem, block, call, caller, false);
+                     (recv ? uvgo__chan_closed_drained(c)
+                           : elem == NULL && c->elem_size != 0)))
+    goto slow;
   if (UVGO__UNLIKELY(
           atomic_exchange_explicit(&c->lock, 1, memory_order_acquire)))
-    return recv_slow(c, elem, block, call, caller, false);
+    goto slow;
   size_t size = c->elem_size;
   if (UVGO__UNLIKELY(c->closed || (size != 0 && size != 4 && size != 8)))
-    return recv_slow(c, elem, block, call, caller, true);
+    return recv ? recv_slow(c, elem, block, call, caller, true)
+                : send_slow(c, elem, block, call, caller, true);
   uvgo__parker *wake = NULL;
-  int err = uvgo__chan_recv_locked_inline(c, elem, &wake, size, true);
+  int err = recv ? uvgo__chan_recv_locked_inline(c, elem, &wake, size, true)
+                 : uvgo__chan_send_locked_inline(c, elem, &wake, size, true);
   if (UVGO__UNLIKELY(err != 0)) {
     if (block)
-      return block_on(c, &c->recvq, elem, call, true);
+      return block_on(c, recv ? &c->recvq : &c->sendq, elem, call, recv);
     uvgo__chan_unlock(c);
     return err;
   }
@@ -313,23 +290,26 @@ chan_recv(uvgo_chan *c, void *elem, bool block, const char *call,
   if (wake != NULL)
     uvgo__parker_wake_fast(wake);
   return 0;
+slow:
+  return recv ? recv_slow(c, elem, block, call, caller, false)
+              : send_slow(c, elem, block, call, caller, false);
 }
 
 int uvgo_chan_send(uvgo_chan *ch, const void *elem) {
-  return chan_send(ch, elem, true, "uvgo_chan_send",
-                   __builtin_return_address(0));
+  return chan_op(ch, (void *)(uintptr_t)elem, true, "uvgo_chan_send",
+                 __builtin_return_address(0), false);
 }
 int uvgo_chan_try_send(uvgo_chan *ch, const void *elem) {
-  return chan_send(ch, elem, false, "uvgo_chan_try_send",
-                   __builtin_return_address(0));
+  return chan_op(ch, (void *)(uintptr_t)elem, false, "uvgo_chan_try_send",
+                 __builtin_return_address(0), false);
 }
 int uvgo_chan_recv(uvgo_chan *ch, void *elem) {
-  return chan_recv(ch, elem, true, "uvgo_chan_recv",
-                   __builtin_return_address(0));
+  return chan_op(ch, elem, true, "uvgo_chan_recv",
+                 __builtin_return_address(0), true);
 }
 int uvgo_chan_try_recv(uvgo_chan *ch, void *elem) {
-  return chan_recv(ch, elem, false, "uvgo_chan_try_recv",
-                   __builtin_return_address(0));
+  return chan_op(ch, elem, false, "uvgo_chan_try_recv",
+                 __builtin_return_address(0), true);
 }
 
 /* Claim every waiter of q for close; link the winners for waking. */

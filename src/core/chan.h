@@ -35,7 +35,7 @@ struct uvgo__waiter {
   /* Claimable only under this channel's lock: a plain send or receive of
    * a task no context watches, with no deadline. Its claimer needs no
    * compare-and-swap, and its task parks holding the lock (park.h,
-   * uvgo__parker_wait_unlock). */
+   * uvgo__parker_wait_commit). */
   bool exclusive;
 };
 
@@ -160,16 +160,6 @@ static inline void uvgo__elem_copy_n(void *dst, const void *src, size_t n,
   if (n == 8)
     memcpy(dst, src, 8);
   else if (n == 4 || word)
-    memcpy(dst, src, 4);
-  else
-    memcpy(dst, src, n);
-}
-
-/* Copy one element; sizes 4 and 8 (ints, pointers) get a direct move. */
-static inline void uvgo__elem_copy(void *dst, const void *src, size_t n) {
-  if (n == 8)
-    memcpy(dst, src, 8);
-  else if (n == 4)
     memcpy(dst, src, 4);
   else
     memcpy(dst, src, n);

@@ -112,9 +112,11 @@ int uvgo__parker_wait_uncancellable(uvgo__parker *p, uint64_t deadline_ms);
 /* True if a wait of this (prepared) parker with no deadline and no call
  * context could only be ended by its wakers: a task that no context
  * watches (uvgo__parker_wait_ex's scopes would be empty). */
-static inline bool uvgo__parker_unwatched(const uvgo__parker *p) {
-  const uvgo_task *t = p->task;
+static inline bool uvgo__task_unwatched(const uvgo_task *t) {
   return t != NULL && (t->shield != 0 || t->cancel_scope == NULL);
+}
+static inline bool uvgo__parker_unwatched(const uvgo__parker *p) {
+  return uvgo__task_unwatched(p->task);
 }
 /* Step 2 with the wakers' locks still held, for an unwatched parker all
  * of whose claimers but its own deadline take one of those locks (Go's

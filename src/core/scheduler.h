@@ -366,7 +366,7 @@ void uvgo__task_wake(uvgo_task *t);
  * partner, a select): on t's own worker, move its state on and queue it
  * if PARKED. @return false, having done nothing, on any other thread (the
  * caller then calls uvgo__task_wake). Only for a waker that won t's
- * claim. task.c's uvgo__task_wake and wake batches use it too. */
+ * claim. uvgo__task_wake and the wake batches start with it too. */
 static inline bool uvgo__task_wake_local(uvgo_task *t) {
   uvgo__worker *w = uvgo__tls_worker;
   if (w == NULL || t->home != w)

@@ -456,12 +456,8 @@ static bool wake_state_remote(uvgo_task *t) {
   }
 }
 
-/* On t's own worker: true after the state change (and the queueing). The
- * protocol lives in scheduler.h, inline for the channels' hot wakes. */
-static bool wake_local(uvgo_task *t) { return uvgo__task_wake_local(t); }
-
 void uvgo__task_wake(uvgo_task *t) {
-  if (!wake_local(t) && wake_state_remote(t))
+  if (!uvgo__task_wake_local(t) && wake_state_remote(t))
     uvgo__worker_submit(t->home, t);
 }
 
@@ -472,7 +468,7 @@ void uvgo__wake_batch_flush(uvgo__wake_batch *b) {
 }
 
 void uvgo__wake_batch_add(uvgo__wake_batch *b, uvgo_task *t) {
-  if (wake_local(t) || !wake_state_remote(t))
+  if (uvgo__task_wake_local(t) || !wake_state_remote(t))
     return;
   if (b->home != t->home) {
     uvgo__wake_batch_flush(b);

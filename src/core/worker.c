@@ -75,7 +75,6 @@ static void offer_work(uvgo__worker *w) {
     uvgo__worker_wake_idle(w->rt);
 }
 
-
 static void drain_inbox(uvgo__worker *w);
 static void drain_inbox(uvgo__worker *w) {
   uvgo__taskq got;
@@ -114,11 +113,9 @@ void uvgo__worker_submit(uvgo__worker *w, uvgo_task *t) {
     uvgo__worker_ready(w, t);
     return;
   }
-  uvgo__foreign_thread_enter(); /* counted before the push is visible */
-  uv_mutex_lock(&w->inbox_lock);
-  uvgo__taskq_push(&w->inbox, t);
-  uv_mutex_unlock(&w->inbox_lock);
-  signal_inbox(w);
+  uvgo__taskq one = {NULL, NULL};
+  uvgo__taskq_push(&one, t);
+  uvgo__worker_submit_list(w, &one);
 }
 
 void uvgo__worker_submit_list(uvgo__worker *w, uvgo__taskq *list) {
@@ -343,19 +340,15 @@ static bool spin_for_inbox(uvgo__worker *w) {
 /* The end of a pass: the live credit it does not keep goes back
  * (runtime.c, "live credit"). */
 static void return_credit(uvgo__worker *w, unsigned n) {
-  unsigned left = uvgo__credit(w) - n;
   if (n == 0)
     return;
+  unsigned left = uvgo__credit(w) - n;
   /* Marked busy while the units are in both places: a count that sees
    * the mark, or a version other than before, reads again. */
-  uint64_t ver = (atomic_load_explicit(&w->credit, memory_order_relaxed) &
-                  ~UINT64_C(0xffffffff)) + UVGO__CREDIT_VER;
-  atomic_store_explicit(&w->credit, ver | UVGO__CREDIT_BUSY | left,
-                        memory_order_relaxed);
+  uvgo__credit_set(w, left | (unsigned)UVGO__CREDIT_BUSY);
   atomic_thread_fence(memory_order_release);
   uvgo__rt_live_return(w->rt, n);
-  atomic_store_explicit(&w->credit, (ver + UVGO__CREDIT_VER) | left,
-                        memory_order_release);
+  uvgo__credit_set(w, left);
 }
 
 static void run_budget(uvgo__worker *w) {
