@@ -47,11 +47,14 @@ for line in open(path):
     else:
         f += 1
         print(f"FAILED[{label}]: {r.get('name')} ({res})", file=sys.stderr)
-        out = (r.get("stdout") or "")[-4000:]
-        if out:
-            print("  --- its output, last 4000 characters ---", file=sys.stderr)
-            for l in out.splitlines():
-                print("  | " + l, file=sys.stderr)
+        # A sanitizer's report goes to stderr: show both streams' tails.
+        for stream in ("stdout", "stderr"):
+            out = (r.get(stream) or "")[-4000:]
+            if out:
+                print(f"  --- its {stream}, last 4000 characters ---",
+                      file=sys.stderr)
+                for l in out.splitlines():
+                    print("  | " + l, file=sys.stderr)
 print(p, f)
 PY
 }

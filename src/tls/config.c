@@ -15,6 +15,7 @@
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
+#include <openssl/x509v3.h>
 
 #include "tls/tls_internal.h"
 
@@ -215,6 +216,35 @@ int uvgo_tls_config_release(uvgo_tls_config *cfg) {
   return 0;
 }
 
+/* OpenSSL decodes a certificate's extensions (key identifiers, basic
+ * constraints) on first use and publishes them with an atomic flag. Its
+ * libcrypto is not built for TSan, so under TSan two workers verifying
+ * against the same CA at once look like a race on the CA's key
+ * identifier, and would be one on a library built without those
+ * atomics. Decoding every shared certificate here, while one thread owns
+ * the config, leaves only reads for the handshakes. Certificates a hashed
+ * CA directory loads later are decoded by OpenSSL, under its own rules. */
+static void decode_shared_certs(uvgo_tls_config *cfg) {
+  X509_STORE *store = SSL_CTX_get_cert_store(cfg->ctx);
+  if (X509_STORE_lock(store)) {
+    STACK_OF(X509_OBJECT) *objs = X509_STORE_get0_objects(store);
+    for (int i = 0; i < sk_X509_OBJECT_num(objs); i++) {
+      X509 *x = X509_OBJECT_get0_X509(sk_X509_OBJECT_value(objs, i));
+      if (x != NULL)
+        X509_check_purpose(x, -1, 0);
+    }
+    X509_STORE_unlock(store);
+  }
+  X509 *leaf = SSL_CTX_get0_certificate(cfg->ctx);
+  if (leaf != NULL)
+    X509_check_purpose(leaf, -1, 0);
+  STACK_OF(X509) *chain = NULL;
+  if (SSL_CTX_get0_chain_certs(cfg->ctx, &chain) && chain != NULL)
+    for (int i = 0; i < sk_X509_num(chain); i++)
+      X509_check_purpose(sk_X509_value(chain, i), -1, 0);
+  ERR_clear_error();
+}
+
 int uvgo__tls_config_freeze(uvgo_tls_config *cfg) {
   int err = 0;
   uv_mutex_lock(&cfg->mu);
@@ -226,6 +256,7 @@ int uvgo__tls_config_freeze(uvgo_tls_config *cfg) {
       SSL_CTX_set_default_verify_paths(cfg->ctx);
       ERR_pop_to_mark();
     }
+    decode_shared_certs(cfg);
     cfg->frozen = true;
   }
   uv_mutex_unlock(&cfg->mu);
