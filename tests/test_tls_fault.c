@@ -778,6 +778,11 @@ static void expect_strict_abort(const char *helper, const char *call) {
 }
 
 UVGO_TEST(tls_close_twice_and_use_after_close_strict, tls, 30) {
+  /* The helpers abort before they can remove their certificates. */
+  tls_fx lent;
+  tls_fx_lend_dir(&lent);
   expect_strict_abort("tls_double_close", "uvgo_conn_close");
   expect_strict_abort("tls_info_after_close", "uvgo_tls_info");
+  unsetenv("UVGO_TLS_FX_DIR");
+  tls_fx_remove(&lent);
 }

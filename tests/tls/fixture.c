@@ -102,9 +102,20 @@ static void save(const tls_fx *fx, const char *name, X509 *x, EVP_PKEY *k) {
   fclose(f);
 }
 
-void tls_fx_make(tls_fx *fx) {
+void tls_fx_lend_dir(tls_fx *fx) {
   snprintf(fx->dir, sizeof fx->dir, "/tmp/uvgo-tls-XXXXXX");
   ASSERT_NOT_NULL(mkdtemp(fx->dir));
+  ASSERT_OK(setenv("UVGO_TLS_FX_DIR", fx->dir, 1));
+}
+
+void tls_fx_make(tls_fx *fx) {
+  const char *lent = getenv("UVGO_TLS_FX_DIR");
+  if (lent != NULL && strlen(lent) < sizeof fx->dir) {
+    snprintf(fx->dir, sizeof fx->dir, "%s", lent);
+  } else {
+    snprintf(fx->dir, sizeof fx->dir, "/tmp/uvgo-tls-XXXXXX");
+    ASSERT_NOT_NULL(mkdtemp(fx->dir));
+  }
   const long day = 86400;
   const char *san = "DNS:localhost,IP:127.0.0.1,IP:::1";
   EVP_PKEY *ca_key = EVP_EC_gen("P-256");

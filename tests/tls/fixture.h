@@ -21,8 +21,13 @@ typedef struct tls_fx {
   char dir[128];
 } tls_fx;
 
-/* Make the directory and every file; aborts the test on failure. */
+/* Make the directory and every file; aborts the test on failure. Under
+ * UVGO_TLS_FX_DIR (tls_fx_lend_dir) the files go into that directory. */
 void tls_fx_make(tls_fx *fx);
+/* Make an empty fixture directory and name it in UVGO_TLS_FX_DIR, for a
+ * helper process that is meant to abort: its tls_fx_make fills this one,
+ * and the caller's tls_fx_remove cleans up what the helper could not. */
+void tls_fx_lend_dir(tls_fx *fx);
 /* Remove the files and the directory. */
 void tls_fx_remove(tls_fx *fx);
 /* dir/name into a static rotating buffer (valid for a few calls). */
