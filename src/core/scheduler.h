@@ -119,6 +119,8 @@ struct uvgo__worker {
   uvgo_task *current;       /* running task, or NULL */
   uvgo_task *switched_from; /* handed the worker directly to current */
   unsigned direct_budget;   /* direct hand-offs left before the scheduler */
+  uvgo_task *start_next;    /* a new task an ending one took from the ring
+                               but could not start on its stack (task.c) */
   /* Set by a task parking with its wakers' locks still held: settle runs
    * it (it releases them) once the task is PARKED (park.h,
    * uvgo__parker_wait_commit). */

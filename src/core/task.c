@@ -209,16 +209,7 @@ int uvgo__spawn(uvgo_rt *rt, uvgo__worker *target, bool is_main, uvgo_fn fn,
   return spawn(rt, target, is_main, fn, arg, opts, file, line);
 }
 
-static void task_entry(void *arg) {
-  uvgo_task *t = arg;
-  t->fn(t->arg);
-  /* Task-local destructors run on the task's own stack, as it ends. */
-  if (t->locals != NULL)
-    uvgo__keys_run_destructors(t->locals);
-  uvgo__worker *w = t->home;
-  atomic_store_explicit(&t->state, UVGO__TASK_DONE, memory_order_relaxed);
-  uvgo__fiber_switch_final(&t->fiber, &w->sched_fiber);
-}
+static void task_entry(void *arg);
 
 static void link_live(uvgo__worker *w, uvgo_task *t) {
   t->all_prev = NULL;
@@ -268,14 +259,9 @@ static bool start_task(uvgo__worker *w, uvgo_task *t) {
   return true;
 }
 
-static inline __attribute__((always_inline)) void finish_task(
+/* What ending a task releases besides its stack and fiber. */
+static inline __attribute__((always_inline)) void release_task(
     uvgo__worker *w, uvgo_task *t) {
-  bool locked = uvgo__tasks_owner_enter(w);
-  unlink_live(w, t);
-  uvgo__tasks_owner_exit(w, locked);
-  uvgo__fiber_destroy(&t->fiber);
-  uvgo__stack_put(w->stacks, t->stack);
-  t->stack = NULL;
   if (UVGO__UNLIKELY(t->locals != NULL))
     uvgo__free(t->locals);
   if (UVGO__UNLIKELY(t->copy_heap != NULL))
@@ -288,6 +274,17 @@ static inline __attribute__((always_inline)) void finish_task(
     uvgo__credit_add(w, 1); /* its unit stays in rt->live (runtime.c) */
   else
     uvgo__rt_task_finished(rt, was_main);
+}
+
+static inline __attribute__((always_inline)) void finish_task(
+    uvgo__worker *w, uvgo_task *t) {
+  bool locked = uvgo__tasks_owner_enter(w);
+  unlink_live(w, t);
+  uvgo__tasks_owner_exit(w, locked);
+  uvgo__fiber_destroy(&t->fiber);
+  uvgo__stack_put(w->stacks, t->stack);
+  t->stack = NULL;
+  release_task(w, t);
 }
 
 /* Warm the caches for the tasks queued behind the one about to run. A task
@@ -336,6 +333,83 @@ static void enter(uvgo__worker *w, uvgo_task *t) {
   UVGO__COUNT(w->n_switches, 1);
 }
 
+/* Chained starts. A task that ends hands its stack, still running, to the
+ * next task to run when that one is new: the new task runs in the ending
+ * one's task_entry frame, with no switch, no scheduler pass and no stack
+ * or fiber made and destroyed (a spawn + exit did each twice). It is the
+ * same choice the scheduler would make: the oldest queued task by ticket
+ * is that new one, and the direct-handoff budget is not spent (timers, I/O
+ * and the global queue get their turn as after any direct handoff). The
+ * running fiber, with its sanitizer and valgrind state, simply goes on as
+ * the new task's; only the FP control words are reset, to what a fresh
+ * stack starts with. A new task asking for a stack size of its own is
+ * started by the scheduler (start_next) as the very next task. */
+static uvgo_task *take_chained(uvgo__worker *w, uvgo_task *t) {
+#if UVGO__ARCH_CHAINED_START
+  if (t->is_main || t->stack_size != 0 || w->direct_budget == 0 ||
+      w->start_next != NULL)
+    return NULL;
+  uint64_t oldest_new = uvgo__runq_peek_ticket(w);
+  if (oldest_new == UINT64_MAX)
+    return NULL;
+  uvgo_task *r = w->ready.head;
+  if (r != NULL && r->ticket < oldest_new)
+    return NULL;
+  /* A thief may have taken that one since: then the next, as next_task
+   * would take it. */
+  uvgo_task *n = uvgo__runq_get(w);
+  if (n == NULL)
+    return NULL;
+  if (n->stack_size != 0) {
+    w->start_next = n;
+    return NULL;
+  }
+  w->direct_budget--;
+  return n;
+#else
+  (void)w;
+  (void)t;
+  return NULL;
+#endif
+}
+
+/* t ended on its own stack; n, new, goes on there. */
+static void start_chained(uvgo__worker *w, uvgo_task *t, uvgo_task *n) {
+#if UVGO__ARCH_CHAINED_START
+  uvgo__arch_fp_reset();
+#endif
+  n->stack = t->stack;
+  n->fiber = t->fiber;
+  t->stack = NULL;
+  n->home = w;
+  uvgo__stack_set_owner(n->stack, n->spawn_file, n->spawn_line);
+  bool locked = uvgo__tasks_owner_enter(w);
+  unlink_live(w, t);
+  link_live(w, n);
+  uvgo__tasks_owner_exit(w, locked);
+  UVGO__COUNT(w->n_spawns, 1);
+  release_task(w, t);
+  enter(w, n);
+}
+
+static void task_entry(void *arg) {
+  uvgo_task *t = arg;
+  for (;;) {
+    t->fn(t->arg);
+    /* Task-local destructors run on the task's own stack, as it ends. */
+    if (t->locals != NULL)
+      uvgo__keys_run_destructors(t->locals);
+    uvgo__worker *w = t->home;
+    uvgo_task *n = take_chained(w, t);
+    if (n == NULL) {
+      atomic_store_explicit(&t->state, UVGO__TASK_DONE, memory_order_relaxed);
+      uvgo__fiber_switch_final(&t->fiber, &w->sched_fiber);
+    }
+    start_chained(w, t, n);
+    t = n;
+  }
+}
+
 /* After t has switched out — to the scheduler, or straight to the next
  * task — put it where its state says. Runs on the scheduler's stack or on
  * the next task's, never on t's own. */
@@ -379,19 +453,26 @@ static inline __attribute__((always_inline)) void settle(uvgo__worker *w,
 }
 
 void uvgo__task_resume(uvgo__worker *w, uvgo_task *t) {
-  if (t->stack == NULL && !start_task(w, t))
-    return;
-  enter(w, t);
-  w->direct_budget = DIRECT_BUDGET;
-  w->switched_from = NULL;
-  prefetch_queued(w);
-  uvgo__fiber_switch(&w->sched_fiber, &t->fiber);
-  /* Back on the scheduler: the task that switched here may not be t, if
-   * tasks handed the worker to each other directly meanwhile. */
-  uvgo_task *last = w->current;
-  w->current = NULL;
-  atomic_store_explicit(&w->watch_current, NULL, memory_order_relaxed);
-  settle(w, last);
+  for (;;) {
+    if (t->stack == NULL && !start_task(w, t))
+      return;
+    enter(w, t);
+    w->direct_budget = DIRECT_BUDGET;
+    w->switched_from = NULL;
+    prefetch_queued(w);
+    uvgo__fiber_switch(&w->sched_fiber, &t->fiber);
+    /* Back on the scheduler: the task that switched here may not be t, if
+     * tasks handed the worker to each other directly meanwhile. */
+    uvgo_task *last = w->current;
+    w->current = NULL;
+    atomic_store_explicit(&w->watch_current, NULL, memory_order_relaxed);
+    settle(w, last);
+    /* The new task an ending one took but could not run on its stack. */
+    t = w->start_next;
+    if (UVGO__LIKELY(t == NULL))
+      return;
+    w->start_next = NULL;
+  }
 }
 
 /* The task to hand the worker to directly: the oldest queued task, if it

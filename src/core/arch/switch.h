@@ -29,6 +29,8 @@
 #ifndef UVGO_ARCH_SWITCH_H
 #define UVGO_ARCH_SWITCH_H
 
+#include "uvgo_config.h"
+
 /* Save the callee-saved state on the current stack, store the stack pointer
  * in *save_sp, and resume the context saved at new_sp. Returns when some
  * other context switches back to *save_sp. peer != 0: the context at
@@ -50,5 +52,32 @@ __attribute__((noreturn)) void uvgo__arch_resume(void *new_sp);
  * of a spawn. @return the sp to pass to uvgo__arch_switch. */
 void *uvgo__arch_init_stack(void *stack_top, void (*entry)(void *),
                             void *arg);
+
+/* Whether an ending task may hand its stack to a new one without a
+ * switch (task.c, "chained starts"), and the FP control state that new
+ * task must start with: uvgo__arch_init_stack's, since a chained task
+ * gets no fresh frame. Only the x86-64 switch so far; the others always
+ * start a new task through the scheduler. */
+#if UVGO_SWITCH_ASM && defined(__x86_64__)
+#define UVGO__ARCH_CHAINED_START 1
+static inline void uvgo__arch_fp_reset(void) {
+  unsigned mxcsr;
+  unsigned short cw;
+  __asm__ volatile("stmxcsr %0" : "=m"(mxcsr));
+  __asm__ volatile("fnstcw %0" : "=m"(cw));
+  /* Loading a control word costs more than reading it: only when the
+   * ending task changed it (or raised a flag MXCSR keeps). */
+  if (__builtin_expect(mxcsr != 0x1f80u, 0)) {
+    mxcsr = 0x1f80u;
+    __asm__ volatile("ldmxcsr %0" : : "m"(mxcsr));
+  }
+  if (__builtin_expect(cw != 0x037f, 0)) {
+    cw = 0x037f;
+    __asm__ volatile("fldcw %0" : : "m"(cw));
+  }
+}
+#else
+#define UVGO__ARCH_CHAINED_START 0
+#endif
 
 #endif
