@@ -477,11 +477,15 @@ static void trim(uvgo__stack *st) {
   st->trimmed = true;
 }
 
-void uvgo__stack_put(uvgo__stack_pool *pool, uvgo__stack *st) {
+void uvgo__stack_check(const uvgo__stack *st) {
   if (st->guard == UVGO__GUARD_CANARY && !canary_intact(st)) {
     report_overflow(st, " (canary clobbered; found late)");
     abort();
   }
+}
+
+void uvgo__stack_put(uvgo__stack_pool *pool, uvgo__stack *st) {
+  uvgo__stack_check(st);
   st->owner_file = NULL;
   st->owner_line = 0;
   struct uvgo__stack_class *cls = st->cls;

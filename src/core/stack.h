@@ -60,6 +60,10 @@ void uvgo__stack_pool_trim(uvgo__stack_pool *pool);
 /* Trim at most max stacks that went cold since the last call (the idle
  * worker's bounded housekeeping). @return true if more remain. */
 bool uvgo__stack_pool_trim_cold(uvgo__stack_pool *pool, size_t max);
+/* Canary mode: abort with the overflow report (naming the owner) if the
+ * stack's canary was clobbered; guard pages need no check. For a stack
+ * that passes from one task to the next without going back to the pool. */
+void uvgo__stack_check(const uvgo__stack *st);
 void uvgo__stack_set_owner(uvgo__stack *st, const char *file, int line);
 /* Deepest use so far, in bytes (pages touched, or a scan of the fill
  * pattern); for dumps. */

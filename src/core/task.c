@@ -378,6 +378,7 @@ static void start_chained(uvgo__worker *w, uvgo_task *t, uvgo_task *n) {
 #if UVGO__ARCH_CHAINED_START
   uvgo__arch_fp_reset();
 #endif
+  uvgo__stack_check(t->stack); /* as returning it would have */
   n->stack = t->stack;
   n->fiber = t->fiber;
   t->stack = NULL;
