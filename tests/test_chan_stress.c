@@ -4,6 +4,8 @@
 
 #include <stdatomic.h>
 
+#include "core/chan.h" /* to see who is queued on a channel */
+
 static uvgo_config workers(unsigned n) {
   uvgo_config cfg = {0};
   cfg.workers = n;
@@ -260,6 +262,148 @@ UVGO_TEST(stress_close_races, stress, 120) {
   for (unsigned nw = 1; nw <= 4; nw++) {
     uvgo_config cfg = workers(nw);
     ASSERT_OK(uvgo_run(&cfg, race_main, &rounds));
+  }
+}
+
+/* --- a close too big for one chunk (it wakes CLOSE_CHUNK waiters at a
+ * time, unlocking in between), racing waiters that leave by a deadline
+ * and re-queue, waiters whose context is cancelled meanwhile, blocked
+ * senders on a second channel, and plain threads --- */
+
+typedef struct {
+  uvgo_chan *recv_chan; /* receivers wait here */
+  uvgo_chan *send_chan; /* senders wait here */
+  uvgo_ctx *ctx;        /* cancelled while the close runs */
+  _Atomic int ready, go; /* the canceller spins, then cancels at go */
+  _Atomic long closed, cancelled, timeouts, running;
+} big_close;
+
+static void deadline_receiver(void *arg) {
+  big_close *b = arg;
+  for (unsigned n = 0;; n++) {
+    int v = 7;
+    uvgo_select_case cs[] = {UVGO_RECV_CASE(b->recv_chan, &v),
+                             UVGO_RECV_CASE(uvgo_after(n % 3), NULL)};
+    int r = uvgo_select(cs, 2);
+    if (r == 1) {
+      atomic_fetch_add(&b->timeouts, 1);
+      continue; /* queue again, maybe behind the close */
+    }
+    ASSERT_EQ(r, 0);
+    ASSERT_ERR(cs[0].status, UVGO_ECLOSED);
+    ASSERT_EQ(v, 0);
+    atomic_fetch_add(&b->closed, 1);
+    break;
+  }
+  atomic_fetch_sub(&b->running, 1);
+}
+
+static void ctx_receiver(void *arg) {
+  big_close *b = arg;
+  int v = 7;
+  int err = uvgo_chan_recv(b->recv_chan, &v);
+  if (err == UV_ECANCELED) {
+    atomic_fetch_add(&b->cancelled, 1);
+  } else {
+    ASSERT_ERR(err, UVGO_ECLOSED);
+    ASSERT_EQ(v, 0);
+    atomic_fetch_add(&b->closed, 1);
+  }
+  atomic_fetch_sub(&b->running, 1);
+}
+
+static void ctx_receiver_thread(void *arg) {
+  big_close *b = arg;
+  int v = 7;
+  ASSERT_ERR(uvgo_chan_recv(b->recv_chan, &v), UVGO_ECLOSED);
+  ASSERT_EQ(v, 0);
+  atomic_fetch_add(&b->closed, 1);
+  atomic_fetch_sub(&b->running, 1);
+}
+
+static void blocked_sender(void *arg) {
+  big_close *b = arg;
+  int v = 1;
+  ASSERT_ERR(uvgo_chan_send(b->send_chan, &v), UVGO_ECLOSED);
+  atomic_fetch_add(&b->closed, 1);
+  atomic_fetch_sub(&b->running, 1);
+}
+
+static void big_canceller(void *arg) {
+  big_close *b = arg;
+  atomic_store(&b->ready, 1);
+  /* On another worker: spin, so the cancel lands inside the close. */
+  while (!atomic_load(&b->go))
+    if (uvgo_worker_count() == 1)
+      uvgo_yield();
+  ASSERT_OK(uvgo_ctx_cancel(b->ctx));
+  atomic_fetch_sub(&b->running, 1);
+}
+
+static size_t waiting(uvgo_chan *c) {
+  size_t n = 0;
+  uvgo__chan_lock(c);
+  for (uvgo__waiter *w = c->recvq.head; w != NULL; w = w->next)
+    n++;
+  for (uvgo__waiter *w = c->sendq.head; w != NULL; w = w->next)
+    n++;
+  uvgo__chan_unlock(c);
+  return n;
+}
+
+static void big_close_main(void *arg) {
+  long rounds = *(long *)arg;
+  unsigned nw = uvgo_worker_count();
+  enum { EACH = 150, THREADS = 2 };
+  for (long round = 0; round < rounds; round++) {
+    big_close b = {.recv_chan = uvgo_chan_new(sizeof(int), 0),
+                   .send_chan = uvgo_chan_new(sizeof(int), 0)};
+    ASSERT_OK(uvgo_ctx_with_cancel(uvgo_ctx_background(), &b.ctx));
+    long total = 3 * EACH + THREADS;
+    atomic_store(&b.running, total + 1); /* and the canceller */
+    for (unsigned i = 0; i < EACH; i++) {
+      ASSERT_OK(uvgo_go_on(i % nw, deadline_receiver, &b));
+      uvgo_spawn_opts o = {.worker = (int)((i + 1) % nw), .ctx = b.ctx};
+      ASSERT_OK(uvgo_go_opts(&o, ctx_receiver, &b));
+      ASSERT_OK(uvgo_go_on((i + 2) % nw, blocked_sender, &b));
+    }
+    uv_thread_t th[THREADS];
+    for (int i = 0; i < THREADS; i++)
+      ASSERT_OK(uv_thread_create(&th[i], ctx_receiver_thread, &b));
+    /* Most of them queued: the ctx receivers and senders all, the
+     * deadline receivers coming and going. */
+    while (waiting(b.recv_chan) < EACH + THREADS ||
+           waiting(b.send_chan) < EACH)
+      uvgo_yield();
+    /* Never on this task's worker, which the spinning would stall. */
+    unsigned me = (unsigned)uvgo_worker_id();
+    unsigned other = nw == 1 ? me : (me + 1 + (unsigned)round % (nw - 1)) % nw;
+    ASSERT_OK(uvgo_go_on(other, big_canceller, &b));
+    while (nw > 1 && !atomic_load(&b.ready))
+      uvgo_yield();
+    atomic_store(&b.go, 1);
+    ASSERT_OK(uvgo_chan_close(b.recv_chan));
+    ASSERT_OK(uvgo_chan_close(b.send_chan));
+    for (int i = 0; i < THREADS; i++)
+      uv_thread_join(&th[i]);
+    while (atomic_load(&b.running) > 0)
+      uvgo_yield();
+    /* Every waiter ended exactly once, and nothing is left queued. */
+    ASSERT_EQ(atomic_load(&b.closed) + atomic_load(&b.cancelled), total);
+    ASSERT(atomic_load(&b.cancelled) <= EACH);
+    ASSERT_EQ(waiting(b.recv_chan), 0);
+    ASSERT_EQ(waiting(b.send_chan), 0);
+    ASSERT_OK(uvgo_chan_release(b.recv_chan));
+    ASSERT_OK(uvgo_chan_release(b.send_chan));
+    uvgo_ctx_release(b.ctx);
+  }
+}
+
+UVGO_TEST(stress_big_close_races_deadlines_and_cancel, stress, 120) {
+  long rounds = uvgo_test_scaled(30, 3);
+  for (unsigned nw = 1; nw <= 3; nw++) {
+    uvgo_config cfg = workers(nw);
+    ASSERT_OK(uvgo_run(&cfg, big_close_main, &rounds));
   }
 }
 

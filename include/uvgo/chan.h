@@ -81,7 +81,9 @@ UVGO_EXTERN int uvgo_chan_try_recv(uvgo_chan *ch, void *elem);
 
 /* Go's close(ch): no more sends. Blocked receivers wake with UVGO_ECLOSED
  * (elem zeroed), blocked senders with UVGO_ECLOSED; values already
- * buffered are still received. O(number of waiters).
+ * buffered are still received. O(number of waiters). Waiters may wake,
+ * and run, while the call still wakes others: hold a reference to ch for
+ * the call, as every user of a channel does (uvgo_chan_release).
  * @return 0; UVGO_ECLOSED (already closed: misuse); UV_EINVAL (NULL or a
  * uvgo_after channel); UVGO_ERELEASED. Any thread. */
 UVGO_EXTERN int uvgo_chan_close(uvgo_chan *ch);

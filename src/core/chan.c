@@ -312,10 +312,24 @@ int uvgo_chan_try_recv(uvgo_chan *ch, void *elem) {
                  __builtin_return_address(0), true);
 }
 
-/* Claim every waiter of q for close; link the winners for waking. */
-static uvgo__waiter *claim_all(uvgo__waitq *q, uvgo__waiter *list) {
+/* A close claims and wakes its waiters CLOSE_CHUNK at a time, unlocking
+ * between chunks: the tasks of other workers are handed over after each
+ * chunk, so their workers run them while the closer still walks the rest
+ * instead of after the whole walk. (10,000 waiters over 2 workers, from
+ * the close until all have run: medians 5.2-6.2 ms before, 4.8 ms.) Unlocking in between is safe: the
+ * channel is closed for good first, so nobody new queues, and a waiter
+ * that leaves meanwhile (a deadline, a cancellation) unlinks itself under
+ * the lock, as at any other time. The caller holds a reference for the
+ * call (uvgo_chan_close's contract), so the tasks woken by the first
+ * chunks cannot free the channel under the rest. */
+#define CLOSE_CHUNK 64
+
+/* Claim up to *budget waiters of q for close; link the winners for
+ * waking. */
+static uvgo__waiter *claim_some(uvgo__waitq *q, uvgo__waiter *list,
+                                unsigned *budget) {
   uvgo__waiter *w;
-  while ((w = uvgo__waitq_claim(q)) != NULL) {
+  while (*budget > 0 && (w = uvgo__waitq_claim(q)) != NULL) {
     /* Each waiter is on a different cold stack: fetch the next one's
      * line while this one is claimed. */
     if (q->head != NULL)
@@ -323,8 +337,52 @@ static uvgo__waiter *claim_all(uvgo__waitq *q, uvgo__waiter *list) {
     w->closed = true;
     w->wake_next = list;
     list = w;
+    --*budget;
   }
   return list;
+}
+
+/* After unlocking, hand one chunk's claimed waiters on: tasks of other
+ * workers in one batch per worker, plain threads at once, and this
+ * worker's own tasks onto *local, woken when the whole close is done.
+ * (Woken in one go, latest claimed first, as an unchunked close would:
+ * woken chunk by chunk in claim order, 10,000 on one worker took 25%
+ * longer to run.) A woken waiter may return and pop its frame at once: its link
+ * is read before its wake. The next waiter's parker is fetched one step
+ * ahead. */
+static void wake_closed(uvgo__waiter *list, uvgo__waiter **local) {
+  uvgo__worker *self = uvgo__tls_worker;
+  uvgo__wake_batch batch = {0};
+  uvgo__waiter *mine = NULL, **mine_tail = &mine;
+  while (list != NULL) {
+    uvgo__waiter *next = list->wake_next;
+    if (next != NULL)
+      __builtin_prefetch(next->parker, 1, 3);
+    uvgo__parker *p = list->parker;
+    if (p->task != NULL && self != NULL && p->task->home == self) {
+      *mine_tail = list;
+      mine_tail = &list->wake_next;
+    } else if (p->task != NULL) {
+      uvgo__wake_batch_add(&batch, p->task);
+    } else {
+      uvgo__parker_wake(p);
+    }
+    list = next;
+  }
+  *mine_tail = *local;
+  *local = mine;
+  uvgo__wake_batch_flush(&batch);
+}
+
+/* This worker's own tasks, claimed by the close: plain stores, no lock. */
+static void wake_local_closed(uvgo__waiter *list) {
+  while (list != NULL) {
+    uvgo__waiter *next = list->wake_next;
+    if (next != NULL)
+      __builtin_prefetch(next->parker, 1, 3);
+    uvgo__task_wake_local(list->parker->task);
+    list = next;
+  }
 }
 
 int uvgo_chan_close(uvgo_chan *ch) {
@@ -339,26 +397,18 @@ int uvgo_chan_close(uvgo_chan *ch) {
     return UVGO__MISUSE(UVGO_ECLOSED, "close of a closed channel");
   }
   __atomic_store_n(&ch->closed, true, __ATOMIC_RELEASE);
-  uvgo__waiter *list = claim_all(&ch->recvq, NULL);
-  list = claim_all(&ch->sendq, list);
-  uvgo__chan_unlock(ch);
-  /* Woken waiters may return and pop their frames at once: read the link
-   * before each wake. (The list is LIFO; waking order is not observable
-   * beyond scheduling.) Tasks of other workers are handed over in
-   * batches; the next waiter's parker is fetched one step ahead. */
-  uvgo__wake_batch batch = {0};
-  while (list != NULL) {
-    uvgo__waiter *next = list->wake_next;
-    if (next != NULL)
-      __builtin_prefetch(next->parker, 1, 3);
-    uvgo__parker *p = list->parker;
-    if (p->task != NULL)
-      uvgo__wake_batch_add(&batch, p->task);
-    else
-      uvgo__parker_wake(p);
-    list = next;
+  uvgo__waiter *local = NULL;
+  for (;;) {
+    unsigned budget = CLOSE_CHUNK;
+    uvgo__waiter *list = claim_some(&ch->recvq, NULL, &budget);
+    list = claim_some(&ch->sendq, list, &budget);
+    uvgo__chan_unlock(ch);
+    wake_closed(list, &local);
+    if (budget > 0)
+      break; /* both queues are empty, and stay so: it is closed */
+    uvgo__chan_lock(ch);
   }
-  uvgo__wake_batch_flush(&batch);
+  wake_local_closed(local);
   return 0;
 }
 
