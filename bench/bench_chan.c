@@ -8,6 +8,10 @@
  *                      case; select_after_rss_mb is the RSS growth
  *   select_after_base  the same select with a nil case in place of the
  *                      uvgo_after: what the after itself costs
+ *   after_create       uvgo_after(1000) alone: the floor select_after
+ *                      pays over select_after_base (one TSC read, whose
+ *                      reciprocal throughput bounds a loop of them; no Go
+ *                      twin: time.After allocates a timer)
  *   select_park        a select that parks until a partner sends; per
  *                      round trip (both sides select)
  *   chan_buffered_2w   as chan_buffered with 2 workers, the scheduler
@@ -123,6 +127,14 @@ static void select_after_main(void *arg) {
   rss_growth = bench_rss_bytes() - rss0;
 }
 
+static void after_create_main(void *arg) {
+  bench_arg *b = arg;
+  uint64_t t0 = bench_now_ns();
+  for (long i = 0; i < b->n; i++)
+    bench_keep(uvgo_after(1000));
+  b->ns = bench_now_ns() - t0;
+}
+
 static void select_after_base_main(void *arg) {
   bench_arg *b = arg;
   uint64_t t0 = bench_now_ns();
@@ -205,6 +217,9 @@ UVGO_BENCH(chan) {
   if (want("select_after_base"))
     bench_report("select_after_base",
                  run(1, select_after_base_main, 0, 0, na, true), "ns/op");
+  if (want("after_create"))
+    bench_report("after_create",
+                 run(1, after_create_main, 0, 0, na, true), "ns/op");
   if (want("select_park"))
     bench_report("select_park", run(1, select_park_main, sizeof(int), 0, n, false),
                "ns/op");
