@@ -32,9 +32,10 @@
  *                    again, one waiter per case sharing one parker),
  *                    the wait, pass 3 (both locked, unlink what nobody
  *                    dequeued) and the case whose waiter was claimed.
- *   proctype Close   uvgo_chan_close(c): closed = true, claim_all on the
- *                    receive queue then the send queue, unlock, wake the
- *                    winners.
+ *   proctype Close   uvgo_chan_close(c): closed = true, then chunks of
+ *                    claim_some on the receive queue then the send queue,
+ *                    unlock, wake (or defer, for the closer's own
+ *                    tasks), lock again; the deferred woken at the end.
  *   proctype SendD   uvgo_chan_try_send(d, v): a partner for the select's
  *                    other case, racing the close for the select's claim.
  *   proctype Cancel  uvgo__ctx_end of the receiver's context (ctx.c):
@@ -284,30 +285,36 @@ done:
 }
 
 active proctype Close() {
-  byte got; bit won; byte list[3]; byte n; byte i;
+  byte got; bit won; byte deferred[3]; byte nd; byte i;
   lock(c_lock);
   assert(!c_closed);
   c_closed = 1;
-  /* claim_all(recvq), then claim_all(sendq) */
+  /* Chunks of one waiter (CLOSE_CHUNK scaled down to make every gap a
+   * step): claim from the receive queue, then the send queue, under the
+   * lock; unlock; hand the winner on: woken now (another worker's task, a
+   * plain thread) or, the closer's own task, only once both queues are
+   * empty (either, freely); lock again for the next. */
   do
   :: waitq_claim(c_recvq, got, won);
      if
-     :: got == 9 -> break
-     :: else -> wclosed[got] = 1; list[n] = wparker[got]; n++
-     fi
-  od;
-  do
-  :: waitq_claim(c_sendq, got, won);
+     :: got == 9 -> waitq_claim(c_sendq, got, won)
+     :: else -> skip
+     fi;
      if
-     :: got == 9 -> break
-     :: else -> wclosed[got] = 1; list[n] = wparker[got]; n++
+     :: got == 9 -> c_unlock; break
+     :: else ->
+        wclosed[got] = 1;
+        c_unlock;
+        if
+        :: wake(wparker[got])
+        :: deferred[nd] = wparker[got]; nd++
+        fi;
+        lock(c_lock)
      fi
   od;
-  c_unlock;
-  /* wake the winners after unlocking */
   i = 0;
   do
-  :: i < n -> wake(list[i]); i++
+  :: i < nd -> wake(deferred[i]); i++
   :: else -> break
   od
 }
