@@ -316,12 +316,13 @@ int uvgo_chan_try_recv(uvgo_chan *ch, void *elem) {
  * between chunks: the tasks of other workers are handed over after each
  * chunk, so their workers run them while the closer still walks the rest
  * instead of after the whole walk. (10,000 waiters over 2 workers, from
- * the close until all have run: medians 5.2-6.2 ms before, 4.8 ms.) Unlocking in between is safe: the
- * channel is closed for good first, so nobody new queues, and a waiter
- * that leaves meanwhile (a deadline, a cancellation) unlinks itself under
- * the lock, as at any other time. The caller holds a reference for the
- * call (uvgo_chan_close's contract), so the tasks woken by the first
- * chunks cannot free the channel under the rest. */
+ * the close until all have run: medians 5.2-6.2 ms before, 4.8 ms.)
+ * Unlocking in between is safe: the channel is closed for good first, so
+ * nobody new queues, and a waiter that leaves meanwhile (a deadline, a
+ * cancellation) unlinks itself under the lock, as at any other time. The
+ * caller holds a reference for the call (uvgo_chan_close's contract), so
+ * the tasks woken by the first chunks cannot free the channel under the
+ * rest. */
 #define CLOSE_CHUNK 64
 
 /* Claim up to *budget waiters of q for close; link the winners for
@@ -347,9 +348,9 @@ static uvgo__waiter *claim_some(uvgo__waitq *q, uvgo__waiter *list,
  * worker's own tasks onto *local, woken when the whole close is done.
  * (Woken in one go, latest claimed first, as an unchunked close would:
  * woken chunk by chunk in claim order, 10,000 on one worker took 25%
- * longer to run.) A woken waiter may return and pop its frame at once: its link
- * is read before its wake. The next waiter's parker is fetched one step
- * ahead. */
+ * longer to run.) A woken waiter may return and pop its frame at once:
+ * its link is read before its wake. The next waiter's parker is fetched
+ * one step ahead. */
 static void wake_closed(uvgo__waiter *list, uvgo__waiter **local) {
   uvgo__worker *self = uvgo__tls_worker;
   uvgo__wake_batch batch = {0};
