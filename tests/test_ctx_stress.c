@@ -4,6 +4,8 @@
 
 #include <stdatomic.h>
 
+#include "core/ctx.h" /* to see who still holds a context */
+
 static void cancel_it(void *arg) { uvgo_ctx_cancel(arg); uvgo_ctx_release(arg); }
 
 static void race_main(void *arg) {
@@ -68,5 +70,68 @@ UVGO_TEST(stress_ctx_cancel_reaches_every_worker, stress, 120) {
     uvgo_config cfg = {.workers = workers};
     ASSERT_OK(uvgo_run(&cfg, cancel_storm_main, &rounds));
     ASSERT_EQ(atomic_load(&ended), rounds * 16);
+  }
+}
+
+/* Children with their own deadline made on other workers while their
+ * parent is cancelled: each ends UV_ECANCELED, and once the cancel is
+ * done none keeps its timer entry (and the reference the entry holds)
+ * armed: the canceller either found the entry or the maker, seeing the
+ * end after arming it, took it out itself. */
+typedef struct {
+  uvgo_ctx *parent;
+  _Atomic int go;
+  _Atomic long makers, cancelled;
+} child_race;
+
+static void child_maker(void *arg) {
+  child_race *r = arg;
+  while (!atomic_load(&r->go))
+    uvgo_yield();
+  for (int i = 0; i < 20; i++) {
+    uvgo_ctx *c;
+    ASSERT_OK(uvgo_ctx_with_timeout(r->parent, 60000, &c));
+    if (atomic_load(&r->cancelled)) {
+      ASSERT_ERR(uvgo_ctx_err(c), UV_ECANCELED);
+      /* A removal message from the canceller may still be on its way to
+       * this worker: let it run, then ours must be the only reference. */
+      long refs = (long)atomic_load(&c->refs);
+      for (int k = 0; k < 1000 && refs > 1; k++) {
+        uvgo_yield();
+        refs = (long)atomic_load(&c->refs);
+      }
+      ASSERT_EQ(refs, 1);
+    }
+    ASSERT_OK(uvgo_ctx_release(c));
+  }
+  atomic_fetch_sub(&r->makers, 1);
+}
+
+static void child_race_main(void *arg) {
+  long rounds = *(long *)arg;
+  unsigned nw = uvgo_worker_count();
+  for (long round = 0; round < rounds; round++) {
+    child_race r = {0};
+    ASSERT_OK(uvgo_ctx_with_cancel(uvgo_ctx_background(), &r.parent));
+    enum { MAKERS = 8 };
+    atomic_store(&r.makers, MAKERS);
+    for (unsigned i = 0; i < MAKERS; i++)
+      ASSERT_OK(uvgo_go_on(nw > 1 ? 1 + i % (nw - 1) : 0, child_maker, &r));
+    atomic_store(&r.go, 1);
+    for (long k = 0; k < round % 4; k++)
+      uvgo_yield();
+    ASSERT_OK(uvgo_ctx_cancel(r.parent));
+    atomic_store(&r.cancelled, 1);
+    while (atomic_load(&r.makers) > 0)
+      uvgo_yield();
+    ASSERT_OK(uvgo_ctx_release(r.parent));
+  }
+}
+
+UVGO_TEST(stress_ctx_deadline_child_races_parent_cancel, stress, 120) {
+  long rounds = uvgo_test_scaled(400, 20);
+  for (unsigned workers = 1; workers <= 3; workers++) {
+    uvgo_config cfg = {.workers = workers};
+    ASSERT_OK(uvgo_run(&cfg, child_race_main, &rounds));
   }
 }

@@ -85,7 +85,9 @@ static void on_timeout(uvgo__timer_entry *e) {
 static void remove_timer_here(uvgo_ctx *ctx) {
   if (!uvgo__timer_pending(&ctx->timer))
     return;
-  uvgo__timer_remove(&ctx->timer_worker->timers, &ctx->timer);
+  uvgo__worker *w = atomic_load_explicit(&ctx->timer_worker,
+                                         memory_order_relaxed);
+  uvgo__timer_remove(&w->timers, &ctx->timer);
   uvgo_ctx_release(ctx);
 }
 
@@ -96,7 +98,10 @@ static void on_timer_msg(uvgo__msg *m) {
 }
 
 static void stop_timer(uvgo_ctx *ctx) {
-  uvgo__worker *w = ctx->timer_worker;
+  /* seq_cst, as the store in uvgo_ctx_with_deadline: with the err
+   * compare-and-swap before this and its load of err after that store,
+   * one of the two sides sees the other's write. */
+  uvgo__worker *w = atomic_load(&ctx->timer_worker);
   if (w == NULL)
     return;
   if (uvgo__tls_worker == w) {
@@ -114,7 +119,7 @@ void uvgo__ctx_timer_drop(uvgo__timer_entry *e) {
   uvgo_ctx *ctx = UVGO__CONTAINER_OF(e, uvgo_ctx, timer);
   /* The worker is going away; from now on the deadline is enforced
    * lazily, as for a context made off a worker. */
-  ctx->timer_worker = NULL;
+  atomic_store_explicit(&ctx->timer_worker, NULL, memory_order_release);
   uvgo_ctx_release(ctx);
 }
 
@@ -268,11 +273,18 @@ int uvgo_ctx_with_deadline(uvgo_ctx *parent, uint64_t deadline_ms,
   if (w == NULL)
     return 0; /* no heap here: enforced when checked or waited on */
   atomic_fetch_add(&ctx->refs, 1); /* the entry's reference */
-  ctx->timer_worker = w;
+  atomic_store(&ctx->timer_worker, w);
   if (uvgo__timer_add(&w->timers, &ctx->timer, deadline_ms) != 0) {
-    ctx->timer_worker = NULL; /* heap full: fall back to lazy checks */
+    /* heap full: fall back to lazy checks */
+    atomic_store_explicit(&ctx->timer_worker, NULL, memory_order_release);
     atomic_fetch_sub(&ctx->refs, 1);
+    return 0;
   }
+  /* A cancel through the parent since the check above may have looked
+   * for the entry before it was there: then take it out ourselves (at
+   * most one of us finds it pending). */
+  if (atomic_load(&ctx->err) != 0)
+    remove_timer_here(ctx);
   return 0;
 }
 

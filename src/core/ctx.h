@@ -19,9 +19,12 @@ struct uvgo_ctx {
   uvgo_chan *done;         /* created at the first uvgo_ctx_done */
   uint64_t deadline_ms;    /* own or inherited; UVGO__NO_DEADLINE */
   /* The timeout's heap entry lives on timer_worker (NULL: none). Other
-   * threads remove it through timer_msg; the entry holds a reference. */
+   * threads remove it through timer_msg; the entry holds a reference.
+   * Atomic: a canceller on another thread may read it while
+   * uvgo_ctx_with_deadline, the context already linked to its parent,
+   * still sets it. */
   uvgo__timer_entry timer;
-  uvgo__worker *timer_worker;
+  _Atomic(uvgo__worker *) timer_worker;
   uvgo__msg timer_msg;
   _Atomic int timer_msg_posted;
   const void *key;         /* value contexts */
