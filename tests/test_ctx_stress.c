@@ -135,3 +135,78 @@ UVGO_TEST(stress_ctx_deadline_child_races_parent_cancel, stress, 120) {
     ASSERT_OK(uvgo_run(&cfg, child_race_main, &rounds));
   }
 }
+
+/* A cancel that wakes hundreds of tasks at cancellation points on every
+ * worker (their wakes go over in batches per worker), from a task, from
+ * another worker's task and from a plain thread: each ends once, with
+ * UV_ECANCELED. */
+typedef struct {
+  uvgo_ctx *ctx;
+  uvgo_chan *ch;
+  _Atomic long ended, blocked;
+} mass_cancel;
+
+static void blocked_point(void *arg) {
+  mass_cancel *m = arg;
+  long me = atomic_fetch_add(&m->blocked, 1);
+  int err;
+  if (me % 3 == 0) {
+    err = uvgo_sleep(60000);
+  } else if (me % 3 == 1) {
+    int v;
+    err = uvgo_chan_recv(m->ch, &v);
+  } else {
+    uvgo_select_case cs[] = {UVGO_RECV_CASE(m->ch, NULL),
+                             UVGO_RECV_CASE(uvgo_after(60000), NULL)};
+    err = uvgo_select(cs, 2);
+  }
+  ASSERT_ERR(err, UV_ECANCELED);
+  atomic_fetch_add(&m->ended, 1);
+}
+
+static void cancel_task(void *arg) { ASSERT_OK(uvgo_ctx_cancel(arg)); }
+static void cancel_thread(void *arg) { ASSERT_OK(uvgo_ctx_cancel(arg)); }
+
+static void mass_cancel_main(void *arg) {
+  long rounds = *(long *)arg;
+  unsigned nw = uvgo_worker_count();
+  enum { TASKS = 400 };
+  for (long round = 0; round < rounds; round++) {
+    mass_cancel m = {.ch = uvgo_chan_new(sizeof(int), 0)};
+    ASSERT_OK(uvgo_ctx_with_cancel(uvgo_ctx_background(), &m.ctx));
+    for (unsigned i = 0; i < TASKS; i++) {
+      uvgo_spawn_opts o = {.worker = (int)(i % nw), .ctx = m.ctx};
+      ASSERT_OK(uvgo_go_opts(&o, blocked_point, &m));
+    }
+    while (atomic_load(&m.blocked) < TASKS)
+      uvgo_yield();
+    uvgo_sleep(1); /* most of them parked by now */
+    switch (round % 3) {
+    case 0:
+      ASSERT_OK(uvgo_ctx_cancel(m.ctx));
+      break;
+    case 1:
+      ASSERT_OK(uvgo_go_on((unsigned)(round % nw), cancel_task, m.ctx));
+      break;
+    default: {
+      uv_thread_t th;
+      ASSERT_OK(uv_thread_create(&th, cancel_thread, m.ctx));
+      uv_thread_join(&th);
+    }
+    }
+    while (atomic_load(&m.ended) < TASKS)
+      uvgo_yield();
+    uvgo_sleep(1);
+    ASSERT_EQ(atomic_load(&m.ended), TASKS);
+    ASSERT_OK(uvgo_ctx_release(m.ctx));
+    ASSERT_OK(uvgo_chan_release(m.ch));
+  }
+}
+
+UVGO_TEST(stress_ctx_cancel_wakes_hundreds_across_workers, stress, 120) {
+  long rounds = uvgo_test_scaled(30, 3);
+  for (unsigned workers = 1; workers <= 3; workers++) {
+    uvgo_config cfg = {.workers = workers};
+    ASSERT_OK(uvgo_run(&cfg, mass_cancel_main, &rounds));
+  }
+}
