@@ -41,6 +41,35 @@ static void cancel_main(void *arg) {
   uvgo_ctx_release(ctx);
 }
 
+/* The same cancel reaching tasks through their own context, asleep at a
+ * cancellation point (uvgo_sleep), not selecting on the done channel: the
+ * context's watcher list instead of a channel close. No Go twin: a Go
+ * goroutine has no context of its own. */
+static void sleep_under_ctx(void *arg) {
+  (void)arg;
+  atomic_fetch_add_explicit(&started, 1, memory_order_relaxed);
+  uvgo_sleep(60000);
+  atomic_fetch_add_explicit(&exited, 1, memory_order_relaxed);
+}
+
+static void cancel_points_main(void *arg) {
+  cancel_bench *b = arg;
+  uvgo_ctx *ctx;
+  if (uvgo_ctx_with_cancel(uvgo_ctx_background(), &ctx) != 0)
+    abort();
+  for (long i = 0; i < b->tasks; i++)
+    uvgo_go_ctx(ctx, sleep_under_ctx, NULL);
+  while (atomic_load(&started) < b->tasks)
+    uvgo_sleep(1);
+  uvgo_sleep(20);
+  uint64_t start = bench_now_ns();
+  uvgo_ctx_cancel(ctx);
+  while (atomic_load(&exited) < b->tasks)
+    uvgo_yield();
+  b->cancel_ms = (double)(bench_now_ns() - start) / 1e6;
+  uvgo_ctx_release(ctx);
+}
+
 static void create_cancel_main(void *arg) {
   long n = *(long *)arg;
   uvgo_ctx *parent;
@@ -63,7 +92,7 @@ static int cmp_double(const void *a, const void *b) {
 }
 
 /* Median of 5 runs (1 at small scale), as the Go twin reports. */
-static double cancel_median_ms(unsigned workers) {
+static double cancel_median_ms(unsigned workers, uvgo_fn main_fn) {
   double ms[5];
   long reps = bench_scaled(5, 1);
   if (reps > 5)
@@ -73,7 +102,7 @@ static double cancel_median_ms(unsigned workers) {
     uvgo_config cfg = {.workers = workers};
     atomic_store(&started, 0);
     atomic_store(&exited, 0);
-    if (uvgo_run(&cfg, cancel_main, &b) != 0)
+    if (uvgo_run(&cfg, main_fn, &b) != 0)
       abort();
     ms[r] = b.cancel_ms;
   }
@@ -82,9 +111,12 @@ static double cancel_median_ms(unsigned workers) {
 }
 
 UVGO_BENCH(ctx) {
-  bench_report("ctx_cancel_10k_ms", cancel_median_ms(2), "ms");
+  bench_report("ctx_cancel_10k_ms", cancel_median_ms(2, cancel_main), "ms");
   /* The same on one worker (no Go twin: Go's runs on two Ps). */
-  bench_report("ctx_cancel_10k_1w_ms", cancel_median_ms(1), "ms");
+  bench_report("ctx_cancel_10k_1w_ms", cancel_median_ms(1, cancel_main),
+               "ms");
+  bench_report("ctx_cancel_points_10k_ms",
+               cancel_median_ms(2, cancel_points_main), "ms");
   uvgo_config cfg = {.workers = 2};
   long n = bench_scaled(1000000, 1000);
   if (uvgo_run(&cfg, create_cancel_main, &n) != 0)
