@@ -3,6 +3,7 @@
 #include "harness.h"
 
 #include <stdatomic.h>
+#include <stdlib.h>
 
 static uvgo_config config_with(unsigned workers) {
   uvgo_config cfg = {0};
@@ -187,6 +188,48 @@ UVGO_TEST(stress_wg_reused_rounds, stress, 120) {
   long rounds = uvgo_test_scaled(300, 10);
   uvgo_config cfg = config_with(4);
   ASSERT_OK(uvgo_run(&cfg, wg_stress_main, &rounds));
+}
+
+/* A WaitGroup in memory the waiter frees as soon as its wait returns (a
+ * pool's shutdown does this): the last uvgo_wg_done, on another worker or
+ * a plain thread, must not touch the WaitGroup once a waiter can see the
+ * counter at zero. Caught by ASan and TSan as a use after free. */
+typedef struct {
+  uvgo_wg wg;
+  char tail[8];
+} wg_box;
+
+static void wg_box_done(void *arg) { ASSERT_OK(uvgo_wg_done(&((wg_box *)arg)->wg)); }
+
+static void wg_free_main(void *arg) {
+  long rounds = *(long *)arg;
+  unsigned nw = uvgo_worker_count();
+  for (long r = 0; r < rounds; r++) {
+    wg_box *b = calloc(1, sizeof *b);
+    ASSERT(b != NULL);
+    ASSERT_OK(uvgo_wg_add(&b->wg, 1));
+    if (r % 4 == 3) {
+      uv_thread_t th;
+      ASSERT_OK(uv_thread_create(&th, wg_box_done, b));
+      ASSERT_OK(uvgo_wg_wait(&b->wg));
+      free(b);
+      uv_thread_join(&th);
+      continue;
+    }
+    ASSERT_OK(uvgo_go_on((unsigned)(r + 1) % nw, wg_box_done, b));
+    if (r % 2)
+      uvgo_yield();
+    ASSERT_OK(uvgo_wg_wait(&b->wg));
+    free(b);
+  }
+}
+
+UVGO_TEST(stress_wg_freed_after_wait, stress, 120) {
+  long rounds = uvgo_test_scaled(20000, 500);
+  for (unsigned nw = 1; nw <= 2; nw++) {
+    uvgo_config cfg = config_with(nw);
+    ASSERT_OK(uvgo_run(&cfg, wg_free_main, &rounds));
+  }
 }
 
 /* --- Once: many fresh onces raced by tasks on every worker --- */

@@ -38,7 +38,7 @@ typedef struct uvgo_waitq_ {
 /* Go's sync.WaitGroup. An all-zero value (or UVGO_WG_INIT) is ready to
  * use; fields are private. */
 typedef struct uvgo_wg {
-  uint64_t state_; /* counter (low 32 bits) | zero-transition epoch (high) */
+  uint64_t state_; /* counter (low 31 bits), waiters bit, epoch (high 32) */
   uvgo_waitq_ q_;
 } uvgo_wg;
 #define UVGO_WG_INIT {.state_ = 0}

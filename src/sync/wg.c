@@ -1,13 +1,23 @@
 /* WaitGroup: a counter and the tasks waiting for it to reach zero.
  *
- * The state word holds the counter (low 32 bits) and an epoch (high 32)
- * that is bumped by every transition to zero, in the same atomic step. A
- * waiter records the epoch it saw; the waker releases exactly the waiters
- * of earlier epochs, so a waiter that arrives after the counter went back
- * up (a reused WaitGroup) is not released by a stale transition. */
+ * The state word holds the counter (low 31 bits), a waiters bit (bit 31)
+ * and an epoch (high 32) that is bumped by every transition to zero, in
+ * the same atomic step. A waiter records the epoch it saw; the waker
+ * releases exactly the waiters of earlier epochs, so a waiter that
+ * arrives after the counter went back up (a reused WaitGroup) is not
+ * released by a stale transition.
+ *
+ * The waiters bit is why the last uvgo_wg_done may be the last touch: a
+ * waiter sets it (under the queue's lock, by a compare-and-swap that also
+ * sees the counter above zero) before it queues, and the transition to
+ * zero clears it in its own step. A transition that found it clear
+ * returns at once: every waiter from then on sees zero and returns, and
+ * may free the WaitGroup (a pool's shutdown does), so the waker must not
+ * take its lock afterwards. Before the bit, it always did. */
 #include "core/waitq.h"
 
-#define COUNT_MASK UINT64_C(0xffffffff)
+#define COUNT_MASK UINT64_C(0x7fffffff)
+#define WAITERS_BIT (UINT64_C(1) << 31)
 #define EPOCH_ONE (UINT64_C(1) << 32)
 
 static inline uint64_t count_of(uint64_t s) { return s & COUNT_MASK; }
@@ -47,10 +57,13 @@ int uvgo_wg_add(uvgo_wg *wg, int64_t delta) {
     if (count > INT32_MAX)
       return UVGO__MISUSE(UV_EINVAL, "WaitGroup counter overflow");
     next = (s & ~COUNT_MASK) | (uint64_t)count;
-    if (count == 0 && delta != 0)
+    if (count == 0 && delta != 0) {
       next += EPOCH_ONE; /* wraps harmlessly: epochs are compared with != */
+      next &= ~WAITERS_BIT; /* their release is ours now */
+    }
   } while (!UVGO__CAS(&wg->state_, &s, next));
-  if (count_of(next) == 0 && delta != 0)
+  /* s is the value replaced: were there waiters to release? */
+  if (count_of(next) == 0 && delta != 0 && (s & WAITERS_BIT))
     release_waiters(wg);
   return 0;
 }
@@ -71,12 +84,17 @@ static int wg_wait(uvgo_wg *wg, uint64_t deadline_ms, uvgo__wait_src *src) {
     return 0;
   uvgo__waiter w;
   uvgo__waitq_lock(&wg->q_);
-  /* Under the lock: a transition to zero after this load takes the lock
-   * to release waiters, so it will see us. */
+  /* Under the lock, set the waiters bit while the counter is above zero:
+   * the transition to zero after it sees the bit and takes the lock to
+   * release us; one before it leaves zero, and we return. */
   uint64_t s = UVGO__LOAD(&wg->state_, ACQUIRE);
-  if (count_of(s) == 0) {
-    uvgo__waitq_unlock(&wg->q_);
-    return 0;
+  for (;;) {
+    if (count_of(s) == 0) {
+      uvgo__waitq_unlock(&wg->q_);
+      return 0;
+    }
+    if ((s & WAITERS_BIT) || UVGO__CAS(&wg->state_, &s, s | WAITERS_BIT))
+      break;
   }
   int err = uvgo__parker_prepare(&w.parker, "uvgo_wg_wait");
   if (err != 0) {
@@ -90,8 +108,14 @@ static int wg_wait(uvgo_wg *wg, uint64_t deadline_ms, uvgo__wait_src *src) {
   if (reason >= 0)
     return 0;
   uvgo__waitq_lock(&wg->q_);
-  if (w.linked)
+  if (w.linked) {
     uvgo__waitq_remove(&wg->q_, &w);
+    /* The last waiter leaving: clear the bit, so the transition to zero
+     * does not take the lock for nobody (and keeps off a WaitGroup that
+     * its next waiters, seeing zero, may free). */
+    if (uvgo__waitq_empty(&wg->q_))
+      __atomic_fetch_and(&wg->state_, ~WAITERS_BIT, __ATOMIC_RELAXED);
+  }
   uvgo__waitq_unlock(&wg->q_);
   return reason;
 }
