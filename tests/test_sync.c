@@ -4,6 +4,7 @@
 
 #include <signal.h>
 #include <stdatomic.h>
+#include <stdlib.h>
 #include <sys/wait.h>
 
 static uvgo_config config_with(unsigned workers) {
@@ -381,6 +382,50 @@ static void once_thread(void *arg) { once_caller(arg); }
 static void once_main(void *arg) {
   for (int i = 0; i < 32; i++)
     ASSERT_OK(uvgo_go_on((unsigned)i % uvgo_worker_count(), once_caller, arg));
+}
+
+/* An unlock whose waiters all left by their deadlines (claimed, not yet
+ * unlinked): the mutex is freed to nobody, with the release as the
+ * unlocker's last touch (a fast-path locker may take, release and free
+ * it at once), and stays fully usable. One worker: the holder's sleep and
+ * the waiters' deadlines end in the same timer pass, the holder first
+ * (most rounds; a slow round may let a waiter take the mutex instead). */
+typedef struct {
+  uvgo_mutex mu;
+  uvgo_wg left;
+} left_box;
+
+static void short_waiter(void *arg) {
+  left_box *b = arg;
+  int err = uvgo_mutex_lock_timeout(&b->mu, 3);
+  if (err == 0)
+    ASSERT_OK(uvgo_mutex_unlock(&b->mu));
+  else
+    ASSERT_ERR(err, UV_ETIMEDOUT);
+  ASSERT_OK(uvgo_wg_done(&b->left));
+}
+
+static void left_waiters_main(void *arg) {
+  (void)arg;
+  for (int round = 0; round < 30; round++) {
+    left_box *b = calloc(1, sizeof *b);
+    ASSERT(b != NULL);
+    ASSERT_OK(uvgo_mutex_lock(&b->mu));
+    ASSERT_OK(uvgo_wg_add(&b->left, 2));
+    ASSERT_OK(uvgo_go(short_waiter, b));
+    ASSERT_OK(uvgo_go(short_waiter, b));
+    uvgo_sleep(3);
+    ASSERT_OK(uvgo_mutex_unlock(&b->mu));
+    ASSERT_OK(uvgo_wg_wait(&b->left));
+    ASSERT_OK(uvgo_mutex_trylock(&b->mu));
+    ASSERT_OK(uvgo_mutex_unlock(&b->mu));
+    free(b);
+  }
+}
+
+UVGO_TEST(mutex_unlock_after_waiters_left, unit, 20) {
+  uvgo_config cfg = config_with(1);
+  ASSERT_OK(uvgo_run(&cfg, left_waiters_main, NULL));
 }
 
 UVGO_TEST(once_runs_once, unit, 10) {

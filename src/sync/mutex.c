@@ -177,6 +177,8 @@ static uvgo__waiter *claim_head(uvgo_mutex *m, int reason) {
   return NULL;
 }
 
+static uintptr_t unlock_state(uvgo_mutex *m, uintptr_t s, uvgo__waiter **wp);
+
 int uvgo_mutex_unlock(uvgo_mutex *m) {
   if (m == NULL)
     return UVGO__MISUSE(UV_EINVAL, "NULL mutex");
@@ -192,9 +194,36 @@ int uvgo_mutex_unlock(uvgo_mutex *m) {
                             : "unlock of a mutex held by another task");
   /* Some flag is set. We hold the mutex, so no fast path can change
    * state_ until we store it, and flags change only under this lock. */
+  for (;;) {
+    uvgo__waiter *w = NULL;
+    uvgo__waitq_lock(&m->q_);
+    s = UVGO__LOAD(&m->state_, RELAXED);
+    uintptr_t next = unlock_state(m, s, &w);
+    if (next == 0) {
+      /* Freed to nobody (the waiters that set the flag left by their
+       * deadlines): the release must be our last touch, since a fast-path
+       * locker may take, release and free the mutex at once. So unlock
+       * the queue first; a waiter that queued meanwhile changed the flags
+       * and fails the swap, and we go round again. */
+      uvgo__waitq_unlock(&m->q_);
+      if (__atomic_compare_exchange_n(&m->state_, &s, 0, false,
+                                      __ATOMIC_RELEASE, __ATOMIC_RELAXED))
+        return 0;
+      continue;
+    }
+    UVGO__STORE(&m->state_, next, RELEASE);
+    uvgo__waitq_unlock(&m->q_);
+    if (w != NULL)
+      uvgo__parker_wake(&w->parker);
+    return 0;
+  }
+}
+
+/* Under the queue's lock, for an unlock by the holder of state s with
+ * some flag set: the state to store, and in *w the waiter it hands over
+ * to or wakes (claimed), if any. Never 0 with a waiter. */
+static uintptr_t unlock_state(uvgo_mutex *m, uintptr_t s, uvgo__waiter **wp) {
   uvgo__waiter *w = NULL;
-  uvgo__waitq_lock(&m->q_);
-  s = UVGO__LOAD(&m->state_, RELAXED);
   uintptr_t next = s & WOKEN;
   if (s & STARVING) {
     w = claim_head(m, REASON_HANDOFF);
@@ -215,11 +244,8 @@ int uvgo_mutex_unlock(uvgo_mutex *m) {
     if (!uvgo__waitq_empty(&m->q_))
       next |= WAITERS;
   }
-  UVGO__STORE(&m->state_, next, RELEASE);
-  uvgo__waitq_unlock(&m->q_);
-  if (w != NULL)
-    uvgo__parker_wake(&w->parker);
-  return 0;
+  *wp = w;
+  return next;
 }
 
 int uvgo_mutex_lock_ctx(uvgo_mutex *m, uvgo_ctx *ctx) {
