@@ -3,6 +3,7 @@
 #include "harness.h"
 
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdlib.h>
 
 static uvgo_config config_with(unsigned workers) {
@@ -229,6 +230,58 @@ UVGO_TEST(stress_wg_freed_after_wait, stress, 120) {
   for (unsigned nw = 1; nw <= 2; nw++) {
     uvgo_config cfg = config_with(nw);
     ASSERT_OK(uvgo_run(&cfg, wg_free_main, &rounds));
+  }
+}
+
+/* The same for a Once: the caller that did not run fn frees it the moment
+ * its uvgo_once_do returns, while the runner may still be finishing (the
+ * runner touches nothing of it after its own return). */
+static _Atomic long once_callers_out;
+
+typedef struct {
+  uvgo_once *once;
+  bool ran_here;
+} once_call_arg;
+
+static void once_fn(void *arg) { ((once_call_arg *)arg)->ran_here = true; }
+
+static void once_call(void *arg) {
+  uvgo_once *once = arg;
+  once_call_arg me = {once, false};
+  ASSERT_OK(uvgo_once_do(once, once_fn, &me));
+  if (!me.ran_here)
+    free(once);
+  atomic_fetch_add(&once_callers_out, 1);
+}
+
+static void once_free_main(void *arg) {
+  long rounds = *(long *)arg;
+  unsigned nw = uvgo_worker_count();
+  for (long r = 0; r < rounds; r++) {
+    uvgo_once *once = calloc(1, sizeof *once);
+    ASSERT(once != NULL);
+    atomic_store(&once_callers_out, 0);
+    uv_thread_t th;
+    bool thread = r % 4 == 3;
+    if (thread)
+      ASSERT_OK(uv_thread_create(&th, once_call, once));
+    else
+      ASSERT_OK(uvgo_go_on((unsigned)(r + 1) % nw, once_call, once));
+    if (r % 2)
+      uvgo_yield();
+    once_call(once);
+    if (thread)
+      uv_thread_join(&th);
+    while (atomic_load(&once_callers_out) < 2)
+      uvgo_yield();
+  }
+}
+
+UVGO_TEST(stress_once_freed_by_the_other_caller, stress, 120) {
+  long rounds = uvgo_test_scaled(20000, 500);
+  for (unsigned nw = 1; nw <= 2; nw++) {
+    uvgo_config cfg = config_with(nw);
+    ASSERT_OK(uvgo_run(&cfg, once_free_main, &rounds));
   }
 }
 

@@ -5,10 +5,21 @@
 
 enum { ONCE_NEW = 0, ONCE_RUNNING = 1, ONCE_DONE = 2 };
 
+/* Done, with its runner out. The runner stores DONE under the queue's
+ * lock and still touches the Once (the queue) until it releases that
+ * lock, while a caller that returns may free the Once at once. So the
+ * fast path also wants the lock free: having loaded DONE, it sees the
+ * runner's locking, so a free lock is the runner's release (or a later
+ * one). Otherwise the slow path waits on the lock. */
+static inline bool once_done(uvgo_once *once) {
+  return UVGO__LOAD(&once->state_, ACQUIRE) == ONCE_DONE &&
+         UVGO__LOAD(&once->q_.lock_, ACQUIRE) == 0;
+}
+
 int uvgo_once_do(uvgo_once *once, void (*fn)(void *arg), void *arg) {
   if (once == NULL || fn == NULL)
     return UVGO__MISUSE(UV_EINVAL, "NULL once or function");
-  if (UVGO__LIKELY(UVGO__LOAD(&once->state_, ACQUIRE) == ONCE_DONE))
+  if (UVGO__LIKELY(once_done(once)))
     return 0;
   uintptr_t self = uvgo__sync_self();
   uvgo__waitq_lock(&once->q_);
