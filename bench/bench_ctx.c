@@ -19,6 +19,23 @@ typedef struct {
   double cancel_ms;
 } cancel_bench;
 
+/* With b->tasks spawned to block until ctx ends: the time from the cancel
+ * until every one has exited. Then drops ctx. */
+static void time_cancel(cancel_bench *b, uvgo_ctx *ctx) {
+  /* Every task running, as the Go twin's started.Wait(): counting live
+   * tasks would also count the ones queued but not yet started, whose
+   * first run (a fresh stack) would then land inside the timed window. */
+  while (atomic_load(&started) < b->tasks)
+    uvgo_sleep(1);
+  uvgo_sleep(20); /* every task parked */
+  uint64_t start = bench_now_ns();
+  uvgo_ctx_cancel(ctx);
+  while (atomic_load(&exited) < b->tasks)
+    uvgo_yield();
+  b->cancel_ms = (double)(bench_now_ns() - start) / 1e6;
+  uvgo_ctx_release(ctx);
+}
+
 static void cancel_main(void *arg) {
   cancel_bench *b = arg;
   uvgo_ctx *ctx;
@@ -27,18 +44,7 @@ static void cancel_main(void *arg) {
   uvgo_chan *done = uvgo_ctx_done(ctx);
   for (long i = 0; i < b->tasks; i++)
     uvgo_go(wait_done, done);
-  /* Every task running, as the Go twin's started.Wait(): counting live
-   * tasks would also count the ones queued but not yet started, whose
-   * first run (a fresh stack) would then land inside the timed window. */
-  while (atomic_load(&started) < b->tasks)
-    uvgo_sleep(1);
-  uvgo_sleep(20); /* every task parked in its select */
-  uint64_t start = bench_now_ns();
-  uvgo_ctx_cancel(ctx);
-  while (atomic_load(&exited) < b->tasks)
-    uvgo_yield();
-  b->cancel_ms = (double)(bench_now_ns() - start) / 1e6;
-  uvgo_ctx_release(ctx);
+  time_cancel(b, ctx);
 }
 
 /* The same cancel reaching tasks through their own context, asleep at a
@@ -59,15 +65,7 @@ static void cancel_points_main(void *arg) {
     abort();
   for (long i = 0; i < b->tasks; i++)
     uvgo_go_ctx(ctx, sleep_under_ctx, NULL);
-  while (atomic_load(&started) < b->tasks)
-    uvgo_sleep(1);
-  uvgo_sleep(20);
-  uint64_t start = bench_now_ns();
-  uvgo_ctx_cancel(ctx);
-  while (atomic_load(&exited) < b->tasks)
-    uvgo_yield();
-  b->cancel_ms = (double)(bench_now_ns() - start) / 1e6;
-  uvgo_ctx_release(ctx);
+  time_cancel(b, ctx);
 }
 
 static void create_cancel_main(void *arg) {

@@ -128,12 +128,16 @@ static void child_race_main(void *arg) {
   }
 }
 
-UVGO_TEST(stress_ctx_deadline_child_races_parent_cancel, stress, 120) {
-  long rounds = uvgo_test_scaled(400, 20);
+/* main_fn(&rounds) on runtimes of 1, 2 and 3 workers. */
+static void run_on_1_to_3_workers(uvgo_fn main_fn, long rounds) {
   for (unsigned workers = 1; workers <= 3; workers++) {
     uvgo_config cfg = {.workers = workers};
-    ASSERT_OK(uvgo_run(&cfg, child_race_main, &rounds));
+    ASSERT_OK(uvgo_run(&cfg, main_fn, &rounds));
   }
+}
+
+UVGO_TEST(stress_ctx_deadline_child_races_parent_cancel, stress, 120) {
+  run_on_1_to_3_workers(child_race_main, uvgo_test_scaled(400, 20));
 }
 
 /* A cancel that wakes hundreds of tasks at cancellation points on every
@@ -204,9 +208,5 @@ static void mass_cancel_main(void *arg) {
 }
 
 UVGO_TEST(stress_ctx_cancel_wakes_hundreds_across_workers, stress, 120) {
-  long rounds = uvgo_test_scaled(30, 3);
-  for (unsigned workers = 1; workers <= 3; workers++) {
-    uvgo_config cfg = {.workers = workers};
-    ASSERT_OK(uvgo_run(&cfg, mass_cancel_main, &rounds));
-  }
+  run_on_1_to_3_workers(mass_cancel_main, uvgo_test_scaled(30, 3));
 }

@@ -391,12 +391,16 @@ static inline bool uvgo__task_wake_local(uvgo_task *t) {
 }
 /* Many wakes at once (a close, a cancel): tasks homed on another worker
  * are gathered and handed over per run of one home worker, so a close
- * that wakes thousands takes each inbox lock once per run, not per task.
- * Zero-initialise, add claimed tasks, flush before anyone may rely on
- * the wakes having landed (the caller's return). */
+ * that wakes thousands takes each inbox lock once per run, not per task;
+ * a run is handed over at UVGO__WAKE_BATCH_MAX tasks too, so that worker
+ * starts on them while the waker goes on. Zero-initialise, add claimed
+ * tasks, flush before anyone may rely on the wakes having landed (the
+ * caller's return). */
+#define UVGO__WAKE_BATCH_MAX 64
 typedef struct {
   uvgo__worker *home;
   uvgo__taskq tasks;
+  unsigned len;
 } uvgo__wake_batch;
 void uvgo__wake_batch_add(uvgo__wake_batch *b, uvgo_task *t);
 void uvgo__wake_batch_flush(uvgo__wake_batch *b);

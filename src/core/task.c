@@ -547,6 +547,7 @@ void uvgo__wake_batch_flush(uvgo__wake_batch *b) {
   if (b->home != NULL)
     uvgo__worker_submit_list(b->home, &b->tasks);
   b->home = NULL;
+  b->len = 0;
 }
 
 void uvgo__wake_batch_add(uvgo__wake_batch *b, uvgo_task *t) {
@@ -557,6 +558,8 @@ void uvgo__wake_batch_add(uvgo__wake_batch *b, uvgo_task *t) {
     b->home = t->home;
   }
   uvgo__taskq_push(&b->tasks, t);
+  if (++b->len == UVGO__WAKE_BATCH_MAX)
+    uvgo__wake_batch_flush(b);
 }
 
 /* --- the task-facing API --- */

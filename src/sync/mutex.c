@@ -14,8 +14,10 @@
  * plain threads; both 8-aligned) | WAITERS | STARVING | WOKEN.
  * Outside the queue's lock, state_ changes only by the fast paths: lock
  * from "no holder, not starving" (keeping the flags), and unlock from
- * exactly "holder = self, no flags". Everything else happens under the
- * queue's lock, which is what makes hand-offs and timeouts race-free:
+ * exactly "holder = self, no flags" (or, after the slow unlock found
+ * nobody to give it to, from exactly the flags it saw). Everything else
+ * happens under the queue's lock, which is what makes hand-offs and
+ * timeouts race-free:
  *   WAITERS  set iff the queue is non-empty;
  *   STARVING only with WAITERS;
  *   WOKEN    a woken waiter is on its way back (don't wake another). */
@@ -177,7 +179,34 @@ static uvgo__waiter *claim_head(uvgo_mutex *m, int reason) {
   return NULL;
 }
 
-static uintptr_t unlock_state(uvgo_mutex *m, uintptr_t s, uvgo__waiter **wp);
+/* Under the queue's lock, for an unlock by the holder of state s with
+ * some flag set: the state to store, and in *w the waiter it hands over
+ * to or wakes (claimed), if any. Never 0 with a waiter. */
+static uintptr_t unlock_state(uvgo_mutex *m, uintptr_t s, uvgo__waiter **wp) {
+  uvgo__waiter *w = NULL;
+  uintptr_t next = s & WOKEN;
+  if (s & STARVING) {
+    w = claim_head(m, REASON_HANDOFF);
+    if (w != NULL) {
+      next |= w->word;
+      if (!uvgo__waitq_empty(&m->q_)) {
+        next |= WAITERS;
+        /* Go's exit rule: a waiter that did not starve ends the mode. */
+        if (uvgo__now_ms() - w->since_ms > STARVE_MS)
+          next |= STARVING;
+      }
+    }
+  } else {
+    if (!(s & WOKEN))
+      w = claim_head(m, REASON_WOKEN);
+    if (w != NULL)
+      next |= WOKEN;
+    if (!uvgo__waitq_empty(&m->q_))
+      next |= WAITERS;
+  }
+  *wp = w;
+  return next;
+}
 
 int uvgo_mutex_unlock(uvgo_mutex *m) {
   if (m == NULL)
@@ -219,34 +248,6 @@ int uvgo_mutex_unlock(uvgo_mutex *m) {
   }
 }
 
-/* Under the queue's lock, for an unlock by the holder of state s with
- * some flag set: the state to store, and in *w the waiter it hands over
- * to or wakes (claimed), if any. Never 0 with a waiter. */
-static uintptr_t unlock_state(uvgo_mutex *m, uintptr_t s, uvgo__waiter **wp) {
-  uvgo__waiter *w = NULL;
-  uintptr_t next = s & WOKEN;
-  if (s & STARVING) {
-    w = claim_head(m, REASON_HANDOFF);
-    if (w != NULL) {
-      next |= w->word;
-      if (!uvgo__waitq_empty(&m->q_)) {
-        next |= WAITERS;
-        /* Go's exit rule: a waiter that did not starve ends the mode. */
-        if (uvgo__now_ms() - w->since_ms > STARVE_MS)
-          next |= STARVING;
-      }
-    }
-  } else {
-    if (!(s & WOKEN))
-      w = claim_head(m, REASON_WOKEN);
-    if (w != NULL)
-      next |= WOKEN;
-    if (!uvgo__waitq_empty(&m->q_))
-      next |= WAITERS;
-  }
-  *wp = w;
-  return next;
-}
 
 int uvgo_mutex_lock_ctx(uvgo_mutex *m, uvgo_ctx *ctx) {
   if (m == NULL || ctx == NULL)

@@ -13,7 +13,7 @@
  * zero clears it in its own step. A transition that found it clear
  * returns at once: every waiter from then on sees zero and returns, and
  * may free the WaitGroup (a pool's shutdown does), so the waker must not
- * take its lock afterwards. Before the bit, it always did. */
+ * take its lock afterwards. */
 #include "core/waitq.h"
 
 #define COUNT_MASK UINT64_C(0x7fffffff)
@@ -21,6 +21,15 @@
 #define EPOCH_ONE (UINT64_C(1) << 32)
 
 static inline uint64_t count_of(uint64_t s) { return s & COUNT_MASK; }
+
+/* Under the queue's lock, when a waiter leaves without being released (a
+ * deadline, a cancel, a failed prepare): with nobody queued, clear the
+ * bit, so the transition to zero keeps off a WaitGroup that its next
+ * waiters, seeing zero, may free. */
+static void clear_waiters_if_none(uvgo_wg *wg) {
+  if (uvgo__waitq_empty(&wg->q_))
+    __atomic_fetch_and(&wg->state_, ~WAITERS_BIT, __ATOMIC_RELAXED);
+}
 
 /* Release every waiter that registered before the current epoch. */
 static void release_waiters(uvgo_wg *wg) {
@@ -98,6 +107,7 @@ static int wg_wait(uvgo_wg *wg, uint64_t deadline_ms, uvgo__wait_src *src) {
   }
   int err = uvgo__parker_prepare(&w.parker, "uvgo_wg_wait");
   if (err != 0) {
+    clear_waiters_if_none(wg);
     uvgo__waitq_unlock(&wg->q_);
     return err;
   }
@@ -110,11 +120,7 @@ static int wg_wait(uvgo_wg *wg, uint64_t deadline_ms, uvgo__wait_src *src) {
   uvgo__waitq_lock(&wg->q_);
   if (w.linked) {
     uvgo__waitq_remove(&wg->q_, &w);
-    /* The last waiter leaving: clear the bit, so the transition to zero
-     * does not take the lock for nobody (and keeps off a WaitGroup that
-     * its next waiters, seeing zero, may free). */
-    if (uvgo__waitq_empty(&wg->q_))
-      __atomic_fetch_and(&wg->state_, ~WAITERS_BIT, __ATOMIC_RELAXED);
+    clear_waiters_if_none(wg);
   }
   uvgo__waitq_unlock(&wg->q_);
   return reason;
