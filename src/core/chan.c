@@ -322,61 +322,136 @@ int uvgo_chan_try_recv(uvgo_chan *ch, void *elem) {
  * cancellation) unlinks itself under the lock, as at any other time. The
  * caller holds a reference for the call (uvgo_chan_close's contract), so
  * the tasks woken by the first chunks cannot free the channel under the
- * rest. */
+ * rest.
+ *
+ * Each chunk is claimed from both ends of the queue at once. The waiters
+ * are on cold stacks, each reached only through its neighbour's link, so
+ * a walk from one end waits for one line at a time; two walks wait for
+ * two. (Claiming 10,000 over 2 workers: 8.3 to 5.3 million cycles.) */
 #define CLOSE_CHUNK 64
 
-/* Claim up to *budget waiters of q for close; link the winners for
- * waking. */
-static uvgo__waiter *claim_some(uvgo__waitq *q, uvgo__waiter *list,
-                                unsigned *budget) {
+/* Waiters linked through wake_next, with an O(1) append. */
+typedef struct {
+  uvgo__waiter *head;
+  uvgo__waiter **tail;
+} waiter_list;
+
+static void list_init(waiter_list *l) {
+  l->head = NULL;
+  l->tail = &l->head;
+}
+static void list_append(waiter_list *l, uvgo__waiter *w) {
+  w->wake_next = NULL;
+  *l->tail = w;
+  l->tail = &w->wake_next;
+}
+/* Move every waiter of src to the end of dst. */
+static void list_splice(waiter_list *dst, waiter_list *src) {
+  if (src->head == NULL)
+    return;
+  *dst->tail = src->head;
+  dst->tail = src->tail;
+  list_init(src);
+}
+
+/* Dequeue and claim q's last waiter: uvgo__waitq_claim from the other
+ * end. */
+static uvgo__waiter *claim_last(uvgo__waitq *q) {
   uvgo__waiter *w;
-  while (*budget > 0 && (w = uvgo__waitq_claim(q)) != NULL) {
-    /* Each waiter is on a different cold stack: fetch the next one's
-     * line while this one is claimed. */
+  while ((w = q->tail) != NULL) {
+    uvgo__waiter *prev = w->prev;
+    q->tail = prev;
+    if (prev != NULL)
+      prev->next = NULL;
+    else
+      __atomic_store_n(&q->head, NULL, __ATOMIC_RELAXED);
+    w->queued = false;
+    if (uvgo__waiter_claim(w))
+      return w;
+  }
+  return NULL;
+}
+
+/* One chunk's claims, each list newest parked first: the head's in
+ * reverse claim order, the tail's in claim order. */
+typedef struct {
+  uvgo__waiter *from_head;
+  waiter_list from_tail;
+} close_chunk;
+
+/* Claim up to *budget waiters of q for close, alternating ends; the next
+ * waiter at each end is fetched while the other end is claimed. */
+static void claim_some(uvgo__waitq *q, close_chunk *chunk, unsigned *budget) {
+  while (*budget > 0) {
+    uvgo__waiter *w = uvgo__waitq_claim(q);
+    if (w == NULL)
+      return;
     if (q->head != NULL)
       __builtin_prefetch(q->head, 1, 3);
     w->closed = true;
-    w->wake_next = list;
-    list = w;
+    w->wake_next = chunk->from_head;
+    chunk->from_head = w;
+    if (--*budget == 0 || (w = claim_last(q)) == NULL)
+      return;
+    if (q->tail != NULL)
+      __builtin_prefetch(q->tail, 1, 3);
+    w->closed = true;
+    list_append(&chunk->from_tail, w);
     --*budget;
   }
-  return list;
 }
 
-/* After unlocking, hand one chunk's claimed waiters on: tasks of other
- * workers in one batch per worker, plain threads at once, and this
- * worker's own tasks onto *local, woken when the whole close is done.
- * (Woken in one go, latest claimed first, as an unchunked close would:
- * woken chunk by chunk in claim order, 10,000 on one worker took 25%
- * longer to run.) A woken waiter may return and pop its frame at once:
- * its link is read before its wake. The next waiter's parker is fetched
- * one step ahead. */
-static void wake_closed(uvgo__waiter *list, uvgo__waiter **local) {
+/* After unlocking, hand claimed waiters on: tasks of other workers into
+ * *batch, plain threads at once, and this worker's own tasks onto *mine,
+ * in list order. A woken waiter may return and pop its frame at once: its
+ * link is read before its wake. The next waiter's parker is fetched one
+ * step ahead. */
+static void hand_over(uvgo__waiter *list, waiter_list *mine,
+                      uvgo__wake_batch *batch) {
   uvgo__worker *self = uvgo__tls_worker;
-  uvgo__wake_batch batch = {0};
-  uvgo__waiter *mine = NULL, **mine_tail = &mine;
   while (list != NULL) {
     uvgo__waiter *next = list->wake_next;
     if (next != NULL)
       __builtin_prefetch(next->parker, 1, 3);
     uvgo__parker *p = list->parker;
-    if (p->task != NULL && self != NULL && p->task->home == self) {
-      *mine_tail = list;
-      mine_tail = &list->wake_next;
-    } else if (p->task != NULL) {
-      uvgo__wake_batch_add(&batch, p->task);
-    } else {
+    if (p->task != NULL && self != NULL && p->task->home == self)
+      list_append(mine, list);
+    else if (p->task != NULL)
+      uvgo__wake_batch_add(batch, p->task);
+    else
       uvgo__parker_wake(p);
-    }
     list = next;
   }
-  *mine_tail = *local;
-  *local = mine;
+}
+
+/* This worker's own tasks claimed by a close, woken when the whole close
+ * is done, newest parked first (as an unchunked one-ended close would:
+ * woken chunk by chunk, or alternating ends, 10,000 on one worker took
+ * 25-60% longer to run). Tail claims come newest first across chunks,
+ * head claims oldest first, so: every tail claim in order, then the head
+ * claims by chunk from the last. */
+typedef struct {
+  waiter_list newer;   /* from the tail, in claim order */
+  uvgo__waiter *older; /* from the head, last chunk first */
+} close_local;
+
+static void hand_over_chunk(close_chunk *chunk, close_local *local) {
+  uvgo__wake_batch batch = {0};
+  waiter_list mine;
+  list_init(&mine);
+  hand_over(chunk->from_head, &mine, &batch);
+  *mine.tail = local->older;
+  local->older = mine.head;
+  list_init(&mine);
+  hand_over(chunk->from_tail.head, &mine, &batch);
+  list_splice(&local->newer, &mine);
   uvgo__wake_batch_flush(&batch);
 }
 
-/* This worker's own tasks, claimed by the close: plain stores, no lock. */
-static void wake_local_closed(uvgo__waiter *list) {
+/* Plain stores, no lock: this worker's own tasks. */
+static void wake_local_closed(close_local *local) {
+  *local->newer.tail = local->older;
+  uvgo__waiter *list = local->newer.head;
   while (list != NULL) {
     uvgo__waiter *next = list->wake_next;
     if (next != NULL)
@@ -398,18 +473,21 @@ int uvgo_chan_close(uvgo_chan *ch) {
     return UVGO__MISUSE(UVGO_ECLOSED, "close of a closed channel");
   }
   __atomic_store_n(&ch->closed, true, __ATOMIC_RELEASE);
-  uvgo__waiter *local = NULL;
+  close_local local = {.older = NULL};
+  list_init(&local.newer);
   for (;;) {
     unsigned budget = CLOSE_CHUNK;
-    uvgo__waiter *list = claim_some(&ch->recvq, NULL, &budget);
-    list = claim_some(&ch->sendq, list, &budget);
+    close_chunk chunk = {.from_head = NULL};
+    list_init(&chunk.from_tail);
+    claim_some(&ch->recvq, &chunk, &budget);
+    claim_some(&ch->sendq, &chunk, &budget);
     uvgo__chan_unlock(ch);
-    wake_closed(list, &local);
+    hand_over_chunk(&chunk, &local);
     if (budget > 0)
       break; /* both queues are empty, and stay so: it is closed */
     uvgo__chan_lock(ch);
   }
-  wake_local_closed(local);
+  wake_local_closed(&local);
   return 0;
 }
 

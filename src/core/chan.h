@@ -32,10 +32,10 @@ struct uvgo__waiter {
   bool queued;             /* in chan's queue (under chan's lock) */
   bool closed;             /* set by the claimer: woken by close */
   bool is_select;          /* part of a select (for dumps and asserts) */
-  /* Claimable only under this channel's lock: a plain send or receive of
-   * a task no context watches, with no deadline. Its claimer needs no
-   * compare-and-swap, and its task parks holding the lock (park.h,
-   * uvgo__parker_wait_commit). */
+  /* Claimable only under this channel's lock: a plain send or receive,
+   * or a select's only queued case, of a task no context watches, with
+   * no deadline. Its claimer needs no compare-and-swap, and its task
+   * parks holding the lock (park.h, uvgo__parker_wait_commit). */
   bool exclusive;
 };
 
@@ -106,6 +106,19 @@ static inline void uvgo__waitq_remove(uvgo__waitq *q, uvgo__waiter *w) {
     q->tail = w->prev;
   w->queued = false;
 }
+/* Claim w, just dequeued, with its case index; false if someone else (a
+ * deadline, a cancellation, another case of its select) already has. */
+static inline bool uvgo__waiter_claim(uvgo__waiter *w) {
+  if (w->exclusive) {
+    /* Nobody else can claim it (we hold the lock it queued under), and
+     * nobody has: a claimer dequeues what it claims. */
+    atomic_store_explicit(&w->parker->claimed, 1, memory_order_relaxed);
+    w->parker->reason = w->case_index;
+    return true;
+  }
+  return uvgo__parker_claim(w->parker, w->case_index);
+}
+
 /* Dequeue the first waiter whose parker this call can claim (with the
  * waiter's case index), dropping the ones someone else already claimed. */
 static inline uvgo__waiter *uvgo__waitq_claim(uvgo__waitq *q) {
@@ -119,14 +132,7 @@ static inline uvgo__waiter *uvgo__waitq_claim(uvgo__waitq *q) {
     else
       q->tail = NULL;
     w->queued = false;
-    if (w->exclusive) {
-      /* Nobody else can claim it (we hold the lock it queued under), and
-       * nobody has: a claimer dequeues what it claims. */
-      atomic_store_explicit(&w->parker->claimed, 1, memory_order_relaxed);
-      w->parker->reason = 0;
-      return w;
-    }
-    if (uvgo__parker_claim(w->parker, w->case_index))
+    if (uvgo__waiter_claim(w))
       return w;
   }
   return NULL;

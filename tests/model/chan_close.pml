@@ -125,6 +125,35 @@ inline waitq_claim(q, got, won) {
   od
 }
 
+/* chan.c: claim_last - the same from the queue's other end (a close
+ * claims from both). A queue here holds at most two waiters. */
+inline waitq_claim_last(q, got, won) {
+  got = 9;
+  do
+  :: nempty(q) ->
+     assert(len(q) <= 2);
+     if
+     :: len(q) == 1 -> q ? got
+     :: len(q) == 2 -> q ? tmp; q ? got; q ! tmp
+     fi;
+     queued[got] = 0;
+     claim(wparker[got], wcase[got], won);
+     if
+     :: won -> break
+     :: else -> got = 9
+     fi
+  :: empty(q) -> break
+  od
+}
+
+/* Either end, as the close alternates them. */
+inline waitq_claim_either(q, got, won) {
+  if
+  :: waitq_claim(q, got, won)
+  :: waitq_claim_last(q, got, won)
+  fi
+}
+
 active proctype Recv() {
   byte got; bit won;
   /* chan.h uvgo__chan_closed_drained: closed (and, unbuffered, always
@@ -285,19 +314,20 @@ done:
 }
 
 active proctype Close() {
-  byte got; bit won; byte deferred[3]; byte nd; byte i;
+  byte got; bit won; byte deferred[3]; byte nd; byte i; byte tmp;
   lock(c_lock);
   assert(!c_closed);
   c_closed = 1;
   /* Chunks of one waiter (CLOSE_CHUNK scaled down to make every gap a
-   * step): claim from the receive queue, then the send queue, under the
+   * step): claim from either end of the receive queue, then of the send
+   * queue, under the
    * lock; unlock; hand the winner on: woken now (another worker's task, a
    * plain thread) or, the closer's own task, only once both queues are
    * empty (either, freely); lock again for the next. */
   do
-  :: waitq_claim(c_recvq, got, won);
+  :: waitq_claim_either(c_recvq, got, won);
      if
-     :: got == 9 -> waitq_claim(c_sendq, got, won)
+     :: got == 9 -> waitq_claim_either(c_sendq, got, won)
      :: else -> skip
      fi;
      if
