@@ -314,6 +314,21 @@ static void receive_until_end(big_close *b, bool may_cancel) {
   atomic_fetch_sub(&b->running, 1);
 }
 
+/* A select whose only live case is the receive (the second: its case
+ * index is not 0): claimed without a compare-and-swap, as a plain
+ * receive. */
+static void lone_select_receiver(void *arg) {
+  big_close *b = arg;
+  int v = 7;
+  uvgo_select_case cs[] = {UVGO_RECV_CASE(NULL, NULL),
+                           UVGO_RECV_CASE(b->recv_chan, &v)};
+  ASSERT_EQ(uvgo_select(cs, 2), 1);
+  ASSERT_ERR(cs[1].status, UVGO_ECLOSED);
+  ASSERT_EQ(v, 0);
+  atomic_fetch_add(&b->closed, 1);
+  atomic_fetch_sub(&b->running, 1);
+}
+
 static void ctx_receiver(void *arg) { receive_until_end(arg, true); }
 static void ctx_receiver_thread(void *arg) { receive_until_end(arg, false); }
 
@@ -355,20 +370,21 @@ static void big_close_main(void *arg) {
     big_close b = {.recv_chan = uvgo_chan_new(sizeof(int), 0),
                    .send_chan = uvgo_chan_new(sizeof(int), 0)};
     ASSERT_OK(uvgo_ctx_with_cancel(uvgo_ctx_background(), &b.ctx));
-    long total = 3 * EACH + THREADS;
+    long total = 4 * EACH + THREADS;
     atomic_store(&b.running, total + 1); /* and the canceller */
     for (unsigned i = 0; i < EACH; i++) {
       ASSERT_OK(uvgo_go_on(i % nw, deadline_receiver, &b));
       uvgo_spawn_opts o = {.worker = (int)((i + 1) % nw), .ctx = b.ctx};
       ASSERT_OK(uvgo_go_opts(&o, ctx_receiver, &b));
       ASSERT_OK(uvgo_go_on((i + 2) % nw, blocked_sender, &b));
+      ASSERT_OK(uvgo_go_on((i + 3) % nw, lone_select_receiver, &b));
     }
     uv_thread_t th[THREADS];
     for (int i = 0; i < THREADS; i++)
       ASSERT_OK(uv_thread_create(&th[i], ctx_receiver_thread, &b));
-    /* Most of them queued: the ctx receivers and senders all, the
-     * deadline receivers coming and going. */
-    while (waiting(b.recv_chan) < EACH + THREADS ||
+    /* Most of them queued: the ctx and lone-select receivers and the
+     * senders all, the deadline receivers coming and going. */
+    while (waiting(b.recv_chan) < 2 * EACH + THREADS ||
            waiting(b.send_chan) < EACH)
       uvgo_yield();
     /* Never on this task's worker, which the spinning would stall. */

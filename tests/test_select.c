@@ -169,6 +169,48 @@ UVGO_TEST(select_woken_by_close, unit, 10) {
   ASSERT_OK(uvgo_run(NULL, close_select_main, NULL));
 }
 
+/* A select with one live case parks as a plain operation does (claimed
+ * without a compare-and-swap): the partner's claim must still report that
+ * case's index and hand over its value, from this worker and another. */
+static void lone_partner(void *arg) {
+  uvgo_chan **c = arg;
+  long v = 42;
+  uvgo_sleep(5); /* mostly after the select parked; either way is right */
+  ASSERT_OK(uvgo_chan_send(c[0], &v));
+  uvgo_sleep(5);
+  ASSERT_OK(uvgo_chan_recv(c[1], &v));
+  ASSERT_EQ(v, 43);
+}
+
+static void lone_case_main(void *arg) {
+  (void)arg;
+  for (unsigned on = 0; on < uvgo_worker_count(); on++) {
+    uvgo_chan *c[2] = {uvgo_chan_new(sizeof(long), 0),
+                       uvgo_chan_new(sizeof(long), 0)};
+    ASSERT_OK(uvgo_go_on(on, lone_partner, c));
+    long got = 0, out = 43;
+    uvgo_select_case rc[] = {UVGO_RECV_CASE(NULL, NULL),
+                             UVGO_RECV_CASE(c[0], &got)};
+    ASSERT_EQ(uvgo_select(rc, 2), 1);
+    ASSERT_EQ(rc[1].status, 0);
+    ASSERT_EQ(got, 42);
+    uvgo_select_case sc[] = {UVGO_SEND_CASE(NULL, &out),
+                             UVGO_RECV_CASE(NULL, NULL),
+                             UVGO_SEND_CASE(c[1], &out)};
+    ASSERT_EQ(uvgo_select(sc, 3), 2);
+    ASSERT_EQ(sc[2].status, 0);
+    ASSERT_OK(uvgo_chan_release(c[0]));
+    ASSERT_OK(uvgo_chan_release(c[1]));
+  }
+}
+
+UVGO_TEST(select_one_live_case_reports_its_index, unit, 10) {
+  for (unsigned w = 1; w <= 2; w++) {
+    uvgo_config cfg = workers(w);
+    ASSERT_OK(uvgo_run(&cfg, lone_case_main, NULL));
+  }
+}
+
 /* --- uvgo_after --- */
 
 static void after_main(void *arg) {
