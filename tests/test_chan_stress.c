@@ -314,9 +314,8 @@ static void receive_until_end(big_close *b, bool may_cancel) {
   atomic_fetch_sub(&b->running, 1);
 }
 
-/* A select whose only live case is the receive (the second: its case
- * index is not 0): claimed without a compare-and-swap, as a plain
- * receive. */
+/* A select whose only live case is the receive, the second: the close's
+ * claim must report case index 1. */
 static void lone_select_receiver(void *arg) {
   big_close *b = arg;
   int v = 7;

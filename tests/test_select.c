@@ -169,9 +169,9 @@ UVGO_TEST(select_woken_by_close, unit, 10) {
   ASSERT_OK(uvgo_run(NULL, close_select_main, NULL));
 }
 
-/* A select with one live case parks as a plain operation does (claimed
- * without a compare-and-swap): the partner's claim must still report that
- * case's index and hand over its value, from this worker and another. */
+/* A select whose one live case is not case 0, parked: the partner's
+ * claim must report that case's index and hand over its value, from this
+ * worker and another. */
 static void lone_partner(void *arg) {
   uvgo_chan **c = arg;
   long v = 42;

@@ -32,10 +32,10 @@ struct uvgo__waiter {
   bool queued;             /* in chan's queue (under chan's lock) */
   bool closed;             /* set by the claimer: woken by close */
   bool is_select;          /* part of a select (for dumps and asserts) */
-  /* Claimable only under this channel's lock: a plain send or receive,
-   * or a select's only queued case, of a task no context watches, with
-   * no deadline. Its claimer needs no compare-and-swap, and its task
-   * parks holding the lock (park.h, uvgo__parker_wait_commit). */
+  /* Claimable only under this channel's lock: a plain send or receive of
+   * a task no context watches, with no deadline. Its claimer needs no
+   * compare-and-swap, and its task parks holding the lock (park.h,
+   * uvgo__parker_wait_commit). */
   bool exclusive;
 };
 

@@ -371,8 +371,6 @@ select_park_in(uvgo_select_case *cases, size_t n, const uint16_t *order1,
     uvgo__free(block);
     return err;
   }
-  uvgo__waiter *only = NULL;
-  size_t queued = 0;
   for (size_t k = 0; k < n; k++) {
     size_t i = order[k];
     uvgo_select_case *sc = &cases[i];
@@ -385,19 +383,9 @@ select_park_in(uvgo_select_case *cases, size_t n, const uint16_t *order1,
     uvgo__waitq_push(sc->op == UVGO_SELECT_RECV ? &sc->chan->recvq
                                                 : &sc->chan->sendq,
                      w);
-    only = w;
-    queued++;
   }
   int reason;
   if (uvgo__parker_unwatched(&p)) {
-    /* One waiter, no deadline, no context: only a claimer holding its
-     * channel's lock can end the wait, as for a plain receive, so it is
-     * claimed with plain stores (chan.h, exclusive). A close of many such
-     * selects (Go's `select { case <-ctx.Done(): }`) then issues no
-     * locked instruction per waiter, and their cold lines are fetched
-     * in parallel instead of one after the other. */
-    if (queued == 1 && deadline == UVGO__NO_DEADLINE)
-      only->exclusive = true;
     /* Its claimers are partners and closers, under these locks, and its
      * own deadline, on this worker: park before unlocking. */
     held_locks held = {locks, m};
