@@ -418,6 +418,59 @@ UVGO_TEST(stress_big_close_races_deadlines_and_cancel, stress, 120) {
   }
 }
 
+/* --- hints into stacks that are gone: a channel outlives a runtime
+ * whose tasks waited on it and left by their deadlines. Their stacks go
+ * with that runtime, and the channel's last pushes (the source of the
+ * next waiters' prefetch hints, chan.h) still point into them. The next
+ * runtime's waiters and a close of them must not care. --- */
+
+enum { LEAVERS = 40, CLOSE_WAITERS = 40 };
+
+static void leave_by_deadline(void *arg) {
+  uvgo_select_case cs[] = {UVGO_RECV_CASE(arg, NULL),
+                           UVGO_RECV_CASE(uvgo_after(1), NULL)};
+  ASSERT_EQ(uvgo_select(cs, 2), 1);
+}
+
+static void spawn_leavers(void *arg) {
+  for (int i = 0; i < LEAVERS; i++)
+    ASSERT_OK(uvgo_go_on((unsigned)i % uvgo_worker_count(),
+                         leave_by_deadline, arg));
+}
+
+static _Atomic int woken_by_close;
+
+static void wait_for_close(void *arg) {
+  ASSERT_ERR(uvgo_chan_recv(arg, NULL), UVGO_ECLOSED);
+  atomic_fetch_add(&woken_by_close, 1);
+}
+
+static void close_waiters_main(void *arg) {
+  uvgo_chan *c = arg;
+  for (int i = 0; i < CLOSE_WAITERS; i++)
+    ASSERT_OK(uvgo_go_on((unsigned)i % uvgo_worker_count(), wait_for_close,
+                         c));
+  while (waiting(c) < CLOSE_WAITERS)
+    uvgo_yield();
+  ASSERT_OK(uvgo_chan_close(c));
+}
+
+UVGO_TEST(close_with_hints_into_ended_runtime, stress, 60) {
+  for (unsigned nw = 1; nw <= 2; nw++) {
+    uvgo_chan *c = uvgo_chan_new(0, 0);
+    uvgo_config cfg = workers(nw);
+    ASSERT_OK(uvgo_run(&cfg, spawn_leavers, c));
+    ASSERT_EQ(waiting(c), 0);
+    for (int k = 0; k < UVGO__CHAN_HINTS; k++)
+      ASSERT_NOT_NULL(c->recent[k]); /* into the ended runtime's stacks */
+    atomic_store(&woken_by_close, 0);
+    ASSERT_OK(uvgo_run(&cfg, close_waiters_main, c));
+    ASSERT_EQ(atomic_load(&woken_by_close), CLOSE_WAITERS);
+    ASSERT_EQ(waiting(c), 0);
+    ASSERT_OK(uvgo_chan_release(c));
+  }
+}
+
 /* --- timers racing with sends; stop/reset from other workers and a
  * plain thread --- */
 

@@ -315,19 +315,21 @@ int uvgo_chan_try_recv(uvgo_chan *ch, void *elem) {
 /* A close claims and wakes its waiters CLOSE_CHUNK at a time, unlocking
  * between chunks: the tasks of other workers are handed over after each
  * chunk, so their workers run them while the closer still walks the rest
- * instead of after the whole walk. (10,000 waiters over 2 workers, from
- * the close until all have run: medians 5.2-6.2 ms before, 4.8 ms.)
- * Unlocking in between is safe: the channel is closed for good first, so
- * nobody new queues, and a waiter that leaves meanwhile (a deadline, a
- * cancellation) unlinks itself under the lock, as at any other time. The
- * caller holds a reference for the call (uvgo_chan_close's contract), so
- * the tasks woken by the first chunks cannot free the channel under the
- * rest.
+ * instead of after the whole walk. Unlocking in between is safe: the
+ * channel is closed for good first, so nobody new queues, and a waiter
+ * that leaves meanwhile (a deadline, a cancellation) unlinks itself under
+ * the lock, as at any other time. The caller holds a reference for the
+ * call (uvgo_chan_close's contract), so the tasks woken by the first
+ * chunks cannot free the channel under the rest.
  *
- * Each chunk is claimed from both ends of the queue at once. The waiters
- * are on cold stacks, each reached only through its neighbour's link, so
- * a walk from one end waits for one line at a time; two walks wait for
- * two. (Claiming 10,000 over 2 workers: 8.3 to 5.3 million cycles.) */
+ * The walk goes from the tail, newest first, and prefetches each waiter's
+ * hint as it goes. The waiters are on cold stacks, each reached only
+ * through its neighbour's link: a plain walk waits for one line at a time
+ * (about 900 cycles a waiter here once two workers' stacks alternate in
+ * the queue); the hints keep UVGO__CHAN_HINTS lines in flight. Newest
+ * first is also the order this worker's own tasks run fastest in, so they
+ * are queued as claimed (docs/design.md, "A close claims 64 waiters at a
+ * time"). */
 #define CLOSE_CHUNK 64
 
 /* Waiters linked through wake_next, with an O(1) append. */
@@ -345,20 +347,13 @@ static void list_append(waiter_list *l, uvgo__waiter *w) {
   *l->tail = w;
   l->tail = &w->wake_next;
 }
-/* Move every waiter of src to the end of dst. */
-static void list_splice(waiter_list *dst, waiter_list *src) {
-  if (src->head == NULL)
-    return;
-  *dst->tail = src->head;
-  dst->tail = src->tail;
-  list_init(src);
-}
-
-/* Dequeue and claim q's last waiter: uvgo__waitq_claim from the other
- * end. */
-static uvgo__waiter *claim_last(uvgo__waitq *q) {
+/* Claim up to *budget waiters of q for close, from the tail, onto
+ * *claimed in claim order: uvgo__waitq_claim from the other end. */
+static void claim_some(uvgo__waitq *q, waiter_list *claimed,
+                       unsigned *budget) {
   uvgo__waiter *w;
-  while ((w = q->tail) != NULL) {
+  while (*budget > 0 && (w = q->tail) != NULL) {
+    __builtin_prefetch(w->hint, 1, 3);
     uvgo__waiter *prev = w->prev;
     q->tail = prev;
     if (prev != NULL)
@@ -366,99 +361,33 @@ static uvgo__waiter *claim_last(uvgo__waitq *q) {
     else
       __atomic_store_n(&q->head, NULL, __ATOMIC_RELAXED);
     w->queued = false;
-    if (uvgo__waiter_claim(w))
-      return w;
-  }
-  return NULL;
-}
-
-/* One chunk's claims, each list newest parked first: the head's in
- * reverse claim order, the tail's in claim order. */
-typedef struct {
-  uvgo__waiter *from_head;
-  waiter_list from_tail;
-} close_chunk;
-
-/* Claim up to *budget waiters of q for close, alternating ends; the next
- * waiter at each end is fetched while the other end is claimed. */
-static void claim_some(uvgo__waitq *q, close_chunk *chunk, unsigned *budget) {
-  while (*budget > 0) {
-    uvgo__waiter *w = uvgo__waitq_claim(q);
-    if (w == NULL)
-      return;
-    if (q->head != NULL)
-      __builtin_prefetch(q->head, 1, 3);
-    w->closed = true;
-    w->wake_next = chunk->from_head;
-    chunk->from_head = w;
-    if (--*budget == 0 || (w = claim_last(q)) == NULL)
-      return;
-    if (q->tail != NULL)
-      __builtin_prefetch(q->tail, 1, 3);
-    w->closed = true;
-    list_append(&chunk->from_tail, w);
-    --*budget;
+    if (uvgo__waiter_claim(w)) {
+      w->closed = true;
+      list_append(claimed, w);
+      --*budget;
+    }
   }
 }
 
-/* After unlocking, hand claimed waiters on: tasks of other workers into
- * *batch, plain threads at once, and this worker's own tasks onto *mine,
- * in list order. A woken waiter may return and pop its frame at once: its
- * link is read before its wake. The next waiter's parker is fetched one
- * step ahead. */
-static void hand_over(uvgo__waiter *list, waiter_list *mine,
-                      uvgo__wake_batch *batch) {
-  uvgo__worker *self = uvgo__tls_worker;
+/* After unlocking, wake one chunk's claimed waiters: tasks of other
+ * workers in one batch per worker, this worker's own (which run once the
+ * closer yields) and plain threads at once. A woken waiter may return and
+ * pop its frame at once: its link is read before its wake. The next
+ * waiter's parker is fetched one step ahead. */
+static void wake_closed(uvgo__waiter *list) {
+  uvgo__wake_batch batch = {0};
   while (list != NULL) {
     uvgo__waiter *next = list->wake_next;
     if (next != NULL)
       __builtin_prefetch(next->parker, 1, 3);
     uvgo__parker *p = list->parker;
-    if (p->task != NULL && self != NULL && p->task->home == self)
-      list_append(mine, list);
-    else if (p->task != NULL)
-      uvgo__wake_batch_add(batch, p->task);
+    if (p->task != NULL)
+      uvgo__wake_batch_add(&batch, p->task);
     else
       uvgo__parker_wake(p);
     list = next;
   }
-}
-
-/* This worker's own tasks claimed by a close, woken when the whole close
- * is done, newest parked first (as an unchunked one-ended close would:
- * woken chunk by chunk, or alternating ends, 10,000 on one worker took
- * 25-60% longer to run). Tail claims come newest first across chunks,
- * head claims oldest first, so: every tail claim in order, then the head
- * claims by chunk from the last. */
-typedef struct {
-  waiter_list newer;   /* from the tail, in claim order */
-  uvgo__waiter *older; /* from the head, last chunk first */
-} close_local;
-
-static void hand_over_chunk(close_chunk *chunk, close_local *local) {
-  uvgo__wake_batch batch = {0};
-  waiter_list mine;
-  list_init(&mine);
-  hand_over(chunk->from_head, &mine, &batch);
-  *mine.tail = local->older;
-  local->older = mine.head;
-  list_init(&mine);
-  hand_over(chunk->from_tail.head, &mine, &batch);
-  list_splice(&local->newer, &mine);
   uvgo__wake_batch_flush(&batch);
-}
-
-/* Plain stores, no lock: this worker's own tasks. */
-static void wake_local_closed(close_local *local) {
-  *local->newer.tail = local->older;
-  uvgo__waiter *list = local->newer.head;
-  while (list != NULL) {
-    uvgo__waiter *next = list->wake_next;
-    if (next != NULL)
-      __builtin_prefetch(next->parker, 1, 3);
-    uvgo__task_wake_local(list->parker->task);
-    list = next;
-  }
 }
 
 int uvgo_chan_close(uvgo_chan *ch) {
@@ -473,22 +402,18 @@ int uvgo_chan_close(uvgo_chan *ch) {
     return UVGO__MISUSE(UVGO_ECLOSED, "close of a closed channel");
   }
   __atomic_store_n(&ch->closed, true, __ATOMIC_RELEASE);
-  close_local local = {.older = NULL};
-  list_init(&local.newer);
   for (;;) {
     unsigned budget = CLOSE_CHUNK;
-    close_chunk chunk = {.from_head = NULL};
-    list_init(&chunk.from_tail);
+    waiter_list chunk;
+    list_init(&chunk);
     claim_some(&ch->recvq, &chunk, &budget);
     claim_some(&ch->sendq, &chunk, &budget);
     uvgo__chan_unlock(ch);
-    hand_over_chunk(&chunk, &local);
+    wake_closed(chunk.head);
     if (budget > 0)
-      break; /* both queues are empty, and stay so: it is closed */
+      return 0; /* both queues are empty, and stay so: it is closed */
     uvgo__chan_lock(ch);
   }
-  wake_local_closed(&local);
-  return 0;
 }
 
 size_t uvgo_chan_len(uvgo_chan *ch) {

@@ -27,6 +27,10 @@ struct uvgo__waiter {
   uvgo__waiter *next;      /* queue links (valid while queued) */
   uvgo__waiter *prev;
   uvgo__waiter *wake_next; /* close: the list of waiters to wake */
+  /* The waiter queued UVGO__CHAN_HINTS pushes before this one on the same
+   * channel, which may have left since (its frame gone): only ever
+   * prefetched, never read through (a close's walk, chan.c). */
+  uvgo__waiter *hint;
   uvgo_chan *chan;         /* the channel it waits on */
   int case_index;          /* the claim word: 0, or a select case index */
   bool queued;             /* in chan's queue (under chan's lock) */
@@ -44,6 +48,12 @@ typedef struct {
   uvgo__waiter *tail;
 } uvgo__waitq;
 
+/* How far back a waiter's hint reaches: the prefetch distance of a close's
+ * walk (a power of two). 4, 8 and 16 claimed 10,000 waiters over two
+ * workers in 2.7, 2.3 and 1.9 million cycles (without hints 8.3 from one
+ * end, 5.3 from both); 8 costs a channel 64 bytes. */
+#define UVGO__CHAN_HINTS 8
+
 struct uvgo_chan {
   uint32_t magic;
   _Atomic int lock;
@@ -54,9 +64,13 @@ struct uvgo_chan {
   size_t len;       /* values buffered (atomic stores: see below) */
   size_t head;      /* ring index of the oldest value */
   bool closed;      /* set once, with an atomic release store */
+  uint8_t recent_at; /* the oldest of recent */
   uvgo__waitq recvq;
   uvgo__waitq sendq;
   unsigned char *buf; /* cap * elem_size bytes, right after the struct */
+  /* The last UVGO__CHAN_HINTS waiters pushed (on either queue), the
+   * source of their successors' hints; stale entries are harmless. */
+  uvgo__waiter *recent[UVGO__CHAN_HINTS];
 };
 
 void uvgo__chan_lock_slow(uvgo_chan *c);
@@ -84,8 +98,13 @@ static inline bool uvgo__chan_closed_drained(const uvgo_chan *c) {
 }
 
 /* q->head is stored atomically (relaxed; a plain move on x86): select
- * peeks at it without the lock (uvgo__chan_maybe_ready). */
+ * peeks at it without the lock (uvgo__chan_maybe_ready). q is a queue of
+ * w->chan. */
 static inline void uvgo__waitq_push(uvgo__waitq *q, uvgo__waiter *w) {
+  uvgo_chan *c = w->chan;
+  w->hint = c->recent[c->recent_at];
+  c->recent[c->recent_at] = w;
+  c->recent_at = (uint8_t)((c->recent_at + 1) & (UVGO__CHAN_HINTS - 1));
   w->next = NULL;
   w->prev = q->tail;
   if (q->tail != NULL)

@@ -33,9 +33,8 @@
  *                    the wait, pass 3 (both locked, unlink what nobody
  *                    dequeued) and the case whose waiter was claimed.
  *   proctype Close   uvgo_chan_close(c): closed = true, then chunks of
- *                    claim_some on the receive queue then the send queue,
- *                    unlock, wake (or defer, for the closer's own
- *                    tasks), lock again; the deferred woken at the end.
+ *                    claim_some (from the tail) on the receive queue then
+ *                    the send queue, unlock, wake, lock again.
  *   proctype SendD   uvgo_chan_try_send(d, v): a partner for the select's
  *                    other case, racing the close for the select's claim.
  *   proctype Cancel  uvgo__ctx_end of the receiver's context (ctx.c):
@@ -125,8 +124,8 @@ inline waitq_claim(q, got, won) {
   od
 }
 
-/* chan.c: claim_last - the same from the queue's other end (a close
- * claims from both). A queue here holds at most two waiters. */
+/* chan.c: claim_some - the same from the queue's tail, as a close
+ * claims. A queue here holds at most two waiters. */
 inline waitq_claim_last(q, got, won) {
   got = 9;
   do
@@ -144,14 +143,6 @@ inline waitq_claim_last(q, got, won) {
      fi
   :: empty(q) -> break
   od
-}
-
-/* Either end, as the close alternates them. */
-inline waitq_claim_either(q, got, won) {
-  if
-  :: waitq_claim(q, got, won)
-  :: waitq_claim_last(q, got, won)
-  fi
 }
 
 active proctype Recv() {
@@ -314,20 +305,18 @@ done:
 }
 
 active proctype Close() {
-  byte got; bit won; byte deferred[3]; byte nd; byte i; byte tmp;
+  byte got; bit won; byte tmp;
   lock(c_lock);
   assert(!c_closed);
   c_closed = 1;
   /* Chunks of one waiter (CLOSE_CHUNK scaled down to make every gap a
-   * step): claim from either end of the receive queue, then of the send
-   * queue, under the
-   * lock; unlock; hand the winner on: woken now (another worker's task, a
-   * plain thread) or, the closer's own task, only once both queues are
-   * empty (either, freely); lock again for the next. */
+   * step): claim from the tail of the receive queue, then of the send
+   * queue, under the lock; unlock; wake the winner; lock again for the
+   * next. */
   do
-  :: waitq_claim_either(c_recvq, got, won);
+  :: waitq_claim_last(c_recvq, got, won);
      if
-     :: got == 9 -> waitq_claim_either(c_sendq, got, won)
+     :: got == 9 -> waitq_claim_last(c_sendq, got, won)
      :: else -> skip
      fi;
      if
@@ -335,17 +324,9 @@ active proctype Close() {
      :: else ->
         wclosed[got] = 1;
         c_unlock;
-        if
-        :: wake(wparker[got])
-        :: deferred[nd] = wparker[got]; nd++
-        fi;
+        wake(wparker[got]);
         lock(c_lock)
      fi
-  od;
-  i = 0;
-  do
-  :: i < nd -> wake(deferred[i]); i++
-  :: else -> break
   od
 }
 
