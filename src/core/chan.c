@@ -328,8 +328,8 @@ int uvgo_chan_try_recv(uvgo_chan *ch, void *elem) {
  * (about 900 cycles a waiter here once two workers' stacks alternate in
  * the queue); the hints keep UVGO__CHAN_HINTS lines in flight. Newest
  * first is also the order this worker's own tasks run fastest in, so they
- * are queued as claimed (docs/design.md, "A close claims 64 waiters at a
- * time"). */
+ * are queued as claimed (docs/design.md, "The walk is a pointer chase,
+ * so each waiter carries a prefetch hint"). */
 #define CLOSE_CHUNK 64
 
 /* Waiters linked through wake_next, with an O(1) append. */
