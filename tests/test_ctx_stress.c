@@ -147,7 +147,7 @@ UVGO_TEST(stress_ctx_deadline_child_races_parent_cancel, stress, 120) {
 typedef struct {
   uvgo_ctx *ctx;
   uvgo_chan *ch;
-  _Atomic long ended, blocked;
+  _Atomic long ended, blocked, passed;
 } mass_cancel;
 
 static void blocked_point(void *arg) {
@@ -168,6 +168,17 @@ static void blocked_point(void *arg) {
   atomic_fetch_add(&m->ended, 1);
 }
 
+/* Watches and leaves again (its sleeps end by their deadlines) among the
+ * blocked ones, before the cancel: the watch list loses links from its
+ * middle, and later watchers' prefetch hints point at frames that are
+ * gone (ctx.c). */
+static void passing_point(void *arg) {
+  mass_cancel *m = arg;
+  for (int i = 0; i < 3; i++)
+    ASSERT_OK(uvgo_sleep(1));
+  atomic_fetch_add(&m->passed, 1);
+}
+
 static void cancel_task(void *arg) { ASSERT_OK(uvgo_ctx_cancel(arg)); }
 static void cancel_thread(void *arg) { ASSERT_OK(uvgo_ctx_cancel(arg)); }
 
@@ -181,8 +192,11 @@ static void mass_cancel_main(void *arg) {
     for (unsigned i = 0; i < TASKS; i++) {
       uvgo_spawn_opts o = {.worker = (int)(i % nw), .ctx = m.ctx};
       ASSERT_OK(uvgo_go_opts(&o, blocked_point, &m));
+      if (i % 4 == 0)
+        ASSERT_OK(uvgo_go_opts(&o, passing_point, &m));
     }
-    while (atomic_load(&m.blocked) < TASKS)
+    while (atomic_load(&m.blocked) < TASKS ||
+           atomic_load(&m.passed) < TASKS / 4)
       uvgo_yield();
     uvgo_sleep(1); /* most of them parked by now */
     switch (round % 3) {

@@ -2,6 +2,9 @@
  * parkers of tasks blocked under it, closes its done channel and recurses
  * into its children; a timeout is one entry on a worker's timer heap. */
 #include "core/ctx.h"
+
+#include <stddef.h>
+
 #include "core/waitq.h"
 
 #define CTX_MAGIC 0x63747821u /* "ctx!" */
@@ -125,6 +128,24 @@ void uvgo__ctx_timer_drop(uvgo__timer_entry *e) {
 
 /* --- ending a context --- */
 
+/* The watchers are links inside parkers on cold stacks, reached one after
+ * another, so the walk below fetches each watcher's hint (the parker
+ * UVGO__CTX_HINTS watches back, which the walk reaches that many steps
+ * later: the list is newest first) and keeps that many in flight, as a
+ * channel close does (docs/design.md). It fetches the parker from its
+ * claim word to the end of its links. The hint may be gone: integer
+ * arithmetic and prefetches only. */
+#define PARKER_HOT_END \
+  (offsetof(uvgo__parker, watch) + 2 * sizeof(struct uvgo__watch_link))
+static inline void prefetch_parker(const uvgo__parker *p) {
+  if (p == NULL)
+    return;
+  uintptr_t a = (uintptr_t)p;
+  for (uintptr_t off = 0; off < PARKER_HOT_END; off += 64)
+    __builtin_prefetch((const void *)(a + off), 1, 3);
+  __builtin_prefetch((const void *)(a + PARKER_HOT_END - 1), 1, 3);
+}
+
 void uvgo__ctx_end(uvgo_ctx *ctx, int err) {
   uvgo__spin_lock(&ctx->lock);
   int expected = 0;
@@ -143,6 +164,7 @@ void uvgo__ctx_end(uvgo_ctx *ctx, int err) {
    * changed nothing beyond noise.) */
   uvgo__wake_batch batch = {0};
   for (struct uvgo__watch_link *l = ctx->watchers; l != NULL; l = l->next) {
+    prefetch_parker(l->hint);
     l->on = false;
     uvgo__parker *p = l->parker;
     if (!uvgo__parker_claim(p, err))
@@ -354,6 +376,10 @@ bool uvgo__ctx_watch(uvgo_ctx *scope, struct uvgo__watch_link *l,
   uvgo__spin_lock(&scope->lock);
   *err = atomic_load(&scope->err);
   if (*err == 0) {
+    l->hint = scope->recent[scope->recent_at];
+    scope->recent[scope->recent_at] = l->parker;
+    scope->recent_at =
+        (uint8_t)((scope->recent_at + 1) & (UVGO__CTX_HINTS - 1));
     l->prev = NULL;
     l->next = scope->watchers;
     if (scope->watchers != NULL)

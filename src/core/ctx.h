@@ -4,6 +4,11 @@
 
 #include "core/park.h"
 
+/* How many watches back a watcher's hint reaches: the prefetch distance
+ * of a cancel's walk over its watchers (a power of two; chan.h's
+ * UVGO__CHAN_HINTS is the same idea). */
+#define UVGO__CTX_HINTS 8
+
 struct uvgo_ctx {
   uint32_t magic;
   bool cancellable;        /* false: background and value contexts */
@@ -16,6 +21,10 @@ struct uvgo_ctx {
   uvgo_ctx *sibling_next;
   bool linked;             /* in parent's children list */
   struct uvgo__watch_link *watchers; /* parked tasks under this scope */
+  /* The parkers of the last UVGO__CTX_HINTS watches, the source of the
+   * next watchers' hints; stale entries are harmless. Under lock. */
+  uvgo__parker *recent[UVGO__CTX_HINTS];
+  uint8_t recent_at;
   uvgo_chan *done;         /* created at the first uvgo_ctx_done */
   uint64_t deadline_ms;    /* own or inherited; UVGO__NO_DEADLINE */
   /* The timeout's heap entry lives on timer_worker (NULL: none). Other

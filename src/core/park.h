@@ -34,6 +34,9 @@ typedef struct uvgo__parker {
     struct uvgo__watch_link *prev;
     struct uvgo__watch_link *next;
     struct uvgo__parker *parker;
+    /* The parker watching the same scope UVGO__CTX_HINTS watches earlier,
+     * which may be gone since: only ever prefetched (ctx.c). */
+    struct uvgo__parker *hint;
     bool on;
   } watch[2];
   /* foreign-thread mode */
