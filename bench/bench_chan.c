@@ -12,6 +12,8 @@
  *                      pays over select_after_base (one TSC read, whose
  *                      reciprocal throughput bounds a loop of them; no Go
  *                      twin: time.After allocates a timer)
+ *   tsc_read           a bare rdtsc (x86-64 only): what after_create
+ *                      cannot go below on this CPU
  *   select_park        a select that parks until a partner sends; per
  *                      round trip (both sides select)
  *   chan_buffered_2w   as chan_buffered with 2 workers, the scheduler
@@ -24,6 +26,10 @@
 #include <string.h>
 
 #include "bench.h"
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <x86intrin.h>
+#endif
 
 typedef struct {
   uvgo_chan *a, *b;
@@ -135,6 +141,18 @@ static void after_create_main(void *arg) {
   b->ns = bench_now_ns() - t0;
 }
 
+#if defined(__x86_64__) && defined(__GNUC__)
+/* Not on a uvgo task: the instruction alone, summed so it is not dropped. */
+static double tsc_read_ns(long n) {
+  uint64_t sum = 0, t0 = bench_now_ns();
+  for (long i = 0; i < n; i++)
+    sum += __rdtsc();
+  uint64_t ns = bench_now_ns() - t0;
+  bench_keep(sum);
+  return (double)ns / (double)n;
+}
+#endif
+
 static void select_after_base_main(void *arg) {
   bench_arg *b = arg;
   uint64_t t0 = bench_now_ns();
@@ -220,6 +238,10 @@ UVGO_BENCH(chan) {
   if (want("after_create"))
     bench_report("after_create",
                  run(1, after_create_main, 0, 0, na, true), "ns/op");
+#if defined(__x86_64__) && defined(__GNUC__)
+  if (want("tsc_read"))
+    bench_report("tsc_read", tsc_read_ns(na), "ns/op");
+#endif
   if (want("select_park"))
     bench_report("select_park", run(1, select_park_main, sizeof(int), 0, n, false),
                "ns/op");
