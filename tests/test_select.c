@@ -518,6 +518,46 @@ UVGO_TEST(select_two_is_uniform, unit, 30) {
     ASSERT_OK(uvgo_chan_release(c[i]));
 }
 
+/* A two-case select with one ready case takes it, in either position and
+ * beside each kind of case that is not ready: a nil, a fresh uvgo_after,
+ * a context's done channel, an empty channel, a full one to send on
+ * (select.c peeks at both cases to order them). */
+UVGO_TEST(select_two_takes_the_ready_case, unit, 10) {
+  uvgo_chan *ready = uvgo_chan_new(sizeof(int), 1);
+  uvgo_chan *empty = uvgo_chan_new(sizeof(int), 1);
+  uvgo_chan *full = uvgo_chan_new(sizeof(int), 1);
+  uvgo_ctx *ctx = NULL;
+  ASSERT_OK(uvgo_ctx_with_cancel(uvgo_ctx_background(), &ctx));
+  int one = 1, got = 0;
+  ASSERT_OK(uvgo_chan_send(full, &one));
+  for (int round = 0; round < 200; round++) {
+    uvgo_select_case idle;
+    switch (round % 5) {
+    case 0: idle = UVGO_RECV_CASE(NULL, NULL); break;
+    case 1: idle = UVGO_RECV_CASE(uvgo_after(1000), NULL); break;
+    case 2: idle = UVGO_RECV_CASE(uvgo_ctx_done(ctx), NULL); break;
+    case 3: idle = UVGO_RECV_CASE(empty, &got); break;
+    default: idle = UVGO_SEND_CASE(full, &one); break;
+    }
+    int at = (round / 5) & 1;
+    uvgo_select_case cs[2];
+    cs[at] = UVGO_RECV_CASE(ready, &got);
+    cs[at ^ 1] = idle;
+    int v = round;
+    ASSERT_OK(uvgo_chan_send(ready, &v));
+    got = -1;
+    ASSERT_EQ((round & 2) ? uvgo_select_try(cs, 2) : uvgo_select(cs, 2), at);
+    ASSERT_EQ(got, round);
+    ASSERT_EQ(uvgo_chan_len(ready), 0);
+    ASSERT_EQ(uvgo_chan_len(full), 1);
+  }
+  ASSERT_OK(uvgo_ctx_cancel(ctx));
+  ASSERT_OK(uvgo_ctx_release(ctx));
+  ASSERT_OK(uvgo_chan_release(ready));
+  ASSERT_OK(uvgo_chan_release(empty));
+  ASSERT_OK(uvgo_chan_release(full));
+}
+
 /* A parking select whose deadline cannot be armed (the timer heap cannot
  * grow) fails with UV_ENOMEM and leaves nothing queued; the channels and
  * the next select work. Sleepers fill the heap one timer at a time until
