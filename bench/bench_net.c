@@ -19,14 +19,7 @@
 #include <sys/resource.h>
 
 #include "bench.h"
-
-#define CLIENTS 100
-#define ECHO_BLOCK (64 << 10)
-#define ECHO_TOTAL (256L << 20)
-#define RR_MSG 32
-#define RR_TOTAL 200000
-#define IDLE_CONNS 2000
-#define SERVER_BUF (32 << 10)
+#include "tcp_workload.h"
 
 static void must(long err, const char *what) {
   if (err < 0) {

@@ -21,10 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#define CONNS 100
-#define RR_MSG 32
-#define RR_TOTAL 200000
-#define SERVER_BUF (32 << 10)
+#include "tcp_workload.h"
 
 static void check(long rc, const char *what) {
   if (rc < 0) {
@@ -58,14 +55,14 @@ int main(void) {
                              .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
   socklen_t len = sizeof addr;
   check(bind(listener, (struct sockaddr *)&addr, sizeof addr), "bind");
-  check(listen(listener, CONNS), "listen");
+  check(listen(listener, CLIENTS), "listen");
   check(getsockname(listener, (struct sockaddr *)&addr, &len), "getsockname");
 
-  /* Ids below CONNS are client ends, the rest server ends. */
-  int client[CONNS], server[CONNS];
+  /* Ids below CLIENTS are client ends, the rest server ends. */
+  int client[CLIENTS], server[CLIENTS];
   int ep = epoll_create1(0);
   check(ep, "epoll_create1");
-  for (unsigned i = 0; i < CONNS; i++) {
+  for (unsigned i = 0; i < CLIENTS; i++) {
     client[i] = socket(AF_INET, SOCK_STREAM, 0);
     check(client[i], "socket");
     check(connect(client[i], (struct sockaddr *)&addr, sizeof addr),
@@ -75,14 +72,14 @@ int main(void) {
     tune(client[i]);
     tune(server[i]);
     watch(ep, client[i], i);
-    watch(ep, server[i], CONNS + i);
+    watch(ep, server[i], CLIENTS + i);
   }
 
   static char buf[SERVER_BUF];
   memset(buf, 'r', RR_MSG);
   long sent = 0, answered = 0;
   double start = now_s();
-  for (unsigned i = 0; i < CONNS; i++, sent++)
+  for (unsigned i = 0; i < CLIENTS; i++, sent++)
     check(write(client[i], buf, RR_MSG) == RR_MSG ? 0 : -1, "write");
   struct epoll_event ready[1024];
   while (answered < RR_TOTAL) {
@@ -90,11 +87,11 @@ int main(void) {
     check(n, "epoll_wait");
     for (int k = 0; k < n; k++) {
       unsigned id = ready[k].data.u32;
-      if (id >= CONNS) { /* the server echoes what it got */
-        ssize_t got = read(server[id - CONNS], buf, SERVER_BUF);
+      if (id >= CLIENTS) { /* the server echoes what it got */
+        ssize_t got = read(server[id - CLIENTS], buf, SERVER_BUF);
         check(got, "server read");
         if (got > 0)
-          check(write(server[id - CONNS], buf, (size_t)got), "server write");
+          check(write(server[id - CLIENTS], buf, (size_t)got), "server write");
         continue;
       }
       /* 32 bytes on loopback arrive in one piece: a short read would be a
@@ -110,7 +107,7 @@ int main(void) {
   }
   double elapsed = now_s() - start;
   printf("BENCH tcp_rr_floor_per_sec %.1f req/s\n", RR_TOTAL / elapsed);
-  for (unsigned i = 0; i < CONNS; i++) {
+  for (unsigned i = 0; i < CLIENTS; i++) {
     close(client[i]);
     close(server[i]);
   }
